@@ -1,0 +1,34 @@
+# dialysis-ops: the README's commands.
+#   make inspect   set up and run the main job against the demo inventory
+#   make test      set up everything the tests need and run them all
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: setup setup-testhosts inspect test lint unit molecule clean
+
+setup:
+	@scripts/setup.sh
+
+setup-testhosts: setup
+	@scripts/setup-testhosts.sh
+
+inspect: setup
+	ansible-playbook playbooks/inspect.yml $(ARGS)
+
+lint: setup
+	ruff check plugins tests bench
+	ansible-lint --profile production playbooks roles
+
+unit: setup
+	pytest tests/unit
+
+molecule: setup-testhosts
+	molecule test -s inspection
+
+test: lint unit molecule
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

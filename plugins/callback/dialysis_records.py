@@ -1,0 +1,377 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: dialysis_records
+type: notification
+short_description: Write every task result, and every module record, to the record store
+description:
+  - Appends one JSON object per line to a file per run under O(records_dir), flushed
+    line by line, so a run that is killed leaves every line already written valid.
+  - The first line describes the run (playbook, who or what launched it, git revision);
+    then one line per task result per host - with the module's C(record) when it
+    returned one - and a last line with the run's statistics.
+  - A failed or unreachable host is written as an anomaly record, never left out.
+  - Results of tasks with C(no_log) are never written; values that look like passwords,
+    tokens, keys or patient identifiers are masked in everything that is.
+  - An index (C(index.jsonl) in O(records_dir)) gets one line when a run starts and one
+    when it ends, so reports can find the runs of a period without opening every file.
+  - A notification callback - it leaves stdout to the stdout callback (and to AWX).
+requirements:
+  - enable it in C(callbacks_enabled) (the repository's ansible.cfg does)
+options:
+  records_dir:
+    description: Directory of the record store; a relative path is taken from the
+      directory of the ansible.cfg in use (the repository root).
+    type: path
+    default: reports/records
+    ini:
+      - section: dialysis_records
+        key: records_dir
+    env:
+      - name: DIALYSIS_RECORDS_DIR
+  operator:
+    description: Who ran the playbook (engineer's name or account). Defaults to the
+      AWX user when run by AWX, else the login name.
+    type: str
+    env:
+      - name: DIALYSIS_OPERATOR
+  launcher:
+    description: What launched the run (engineer, cron, awx, ansible-runner). Detected
+      when not set - set it in cron entries.
+    type: str
+    env:
+      - name: DIALYSIS_LAUNCHER
+  max_message_chars:
+    description: Failure messages longer than this are cut.
+    type: int
+    default: 2000
+    ini:
+      - section: dialysis_records
+        key: max_message_chars
+'''
+
+import datetime
+import getpass
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from ansible import constants as C
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'module_utils')
+import ansible.module_utils  # noqa: E402
+
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.dialysis_redact import redact_data, redact_text  # noqa: E402
+
+SYSTEM_GROUPS = ('hemodialysis', 'ckd', 'pd')
+SCHEMA_VERSION = 1
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _iso(ts):
+    return ts.isoformat(timespec='milliseconds').replace('+00:00', 'Z')
+
+
+def _git_revision(directory):
+    try:
+        rev = subprocess.run(['git', '-C', directory, 'rev-parse', 'HEAD'], capture_output=True,
+                             text=True, timeout=5, check=False).stdout.strip()
+        if not rev:
+            return None
+        dirty = subprocess.run(['git', '-C', directory, 'status', '--porcelain',
+                                '--untracked-files=no'], capture_output=True, text=True,
+                               timeout=5, check=False).stdout.strip()
+        return rev + ('-dirty' if dirty else '')
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+class JsonLinesWriter(object):
+    """Append-only JSON-lines file: each line goes out in one write(2), so a
+    SIGKILL can cut the run short but never leaves a half-written line."""
+
+    def __init__(self, path):
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o750)
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def write(self, obj):
+        data = (json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str) + '\n')
+        data = data.encode('utf-8')
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'notification'
+    CALLBACK_NAME = 'dialysis_records'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self.writer = None
+        self.index = None
+        self.run = None
+        self.play_name = None
+        self.play_kind = None
+        self.extra_vars = {}
+        self.task_started = {}
+        self.host_started = {}
+        self.counts = {}
+
+    # -- set-up ---------------------------------------------------------------
+    def _records_dir(self):
+        directory = self.get_option('records_dir')
+        if not os.path.isabs(directory):
+            base = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else os.getcwd()
+            directory = os.path.join(base, directory)
+        return os.path.abspath(directory)
+
+    def _launcher(self):
+        explicit = self.get_option('launcher')
+        if explicit:
+            return explicit
+        if os.environ.get('JOB_ID') and os.environ.get('AWX_HOST') or \
+                self.extra_vars.get('awx_job_id') or self.extra_vars.get('tower_job_id'):
+            return 'awx'
+        if os.environ.get('ANSIBLE_STDOUT_CALLBACK') == 'awx_display':
+            return 'ansible-runner'
+        try:
+            interactive = sys.stdin is not None and sys.stdin.isatty()
+        except (ValueError, OSError):
+            interactive = False
+        return 'engineer' if interactive else 'unattended'
+
+    def _operator(self):
+        explicit = self.get_option('operator')
+        if explicit:
+            return explicit
+        for key in ('awx_user_name', 'tower_user_name'):
+            if self.extra_vars.get(key):
+                return str(self.extra_vars[key])
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return 'unknown'
+
+    def v2_playbook_on_start(self, playbook):
+        started = _now()
+        run_id = '%s-%s' % (started.strftime('%Y%m%dT%H%M%SZ'), uuid.uuid4().hex[:8])
+        playbook_path = os.path.abspath(playbook._file_name)
+        directory = self._records_dir()
+        self.run = {
+            'run_id': run_id,
+            'playbook': os.path.basename(playbook_path),
+            'playbook_path': playbook_path,
+            'started': _iso(started),
+            'check_mode': bool(context.CLIARGS.get('check', False)),
+            'limit': context.CLIARGS.get('subset'),
+            'tags': list(context.CLIARGS.get('tags') or []),
+            'revision': _git_revision(os.path.dirname(playbook_path)),
+            'controller': os.uname()[1],
+            'ansible_pid': os.getpid(),
+        }
+        self.run_file = os.path.join(directory, '%s.jsonl' % run_id)
+        self.writer = JsonLinesWriter(self.run_file)
+        self.index = JsonLinesWriter(os.path.join(directory, 'index.jsonl'))
+        self._started_mono = time.monotonic()
+        self._wrote_run_line = False
+
+    def _ensure_run_line(self):
+        """The run line is written once the first play is known (launcher and
+        operator can depend on AWX's extra vars, which plays expose)."""
+        if self._wrote_run_line or self.run is None:
+            return
+        self.run['launcher'] = self._launcher()
+        self.run['operator'] = self._operator()
+        for key in ('awx_job_id', 'tower_job_id'):
+            if self.extra_vars.get(key):
+                self.run['awx_job_id'] = str(self.extra_vars[key])
+        line = dict(self.run, type='run', schema=SCHEMA_VERSION)
+        self.writer.write(line)
+        self.index.write({'event': 'start', 'run_id': self.run['run_id'],
+                          'file': os.path.basename(self.run_file),
+                          'playbook': self.run['playbook'], 'started': self.run['started'],
+                          'launcher': self.run['launcher'], 'operator': self.run['operator'],
+                          'check_mode': self.run['check_mode']})
+        self._wrote_run_line = True
+
+    def v2_playbook_on_play_start(self, play):
+        self.play_name = play.get_name()
+        play_vars = play.get_vars() or {}
+        self.play_kind = play_vars.get('dialysis_record_kind')
+        if not self.extra_vars:
+            try:
+                self.extra_vars = dict(play.get_variable_manager().extra_vars)
+            except Exception:  # pragma: no cover - defensive, never fail a run
+                self.extra_vars = {}
+        self._ensure_run_line()
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.task_started[task._uuid] = _now()
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self.task_started[task._uuid] = _now()
+
+    def v2_runner_on_start(self, host, task):
+        self.host_started[(host.get_name(), task._uuid)] = _now()
+
+    # -- results --------------------------------------------------------------
+    def _system_of(self, host, record=None):
+        if record and record.get('system'):
+            return record['system']
+        host_vars = getattr(host, 'vars', {}) or {}
+        if host_vars.get('dialysis_system') in SYSTEM_GROUPS + ('shared',):
+            return host_vars['dialysis_system']
+        names = set(g.get_name() for g in host.get_groups())
+        for name in SYSTEM_GROUPS:
+            if name in names:
+                return name
+        return 'shared'
+
+    def _message(self, res):
+        parts = []
+        for key in ('msg', 'reason', 'stderr', 'module_stderr', 'exception'):
+            value = res.get(key)
+            if value and isinstance(value, str):
+                parts.append(value.strip())
+                if key in ('msg', 'reason'):
+                    break
+        text = redact_text(' | '.join(parts))
+        limit = self.get_option('max_message_chars')
+        return text[:limit] + ('...' if len(text) > limit else '')
+
+    def _write_result(self, result, status):
+        if self.writer is None:
+            return
+        self._ensure_run_line()
+        task = result._task
+        host = result._host
+        hostname = host.get_name()
+        ended = _now()
+        started = self.host_started.pop((hostname, task._uuid), None) or \
+            self.task_started.get(task._uuid) or ended
+        res = result._result if isinstance(result._result, dict) else {}
+        no_log = bool(task.no_log) or bool(res.get('_ansible_no_log'))
+        check_mode = task.check_mode if task.check_mode is not None else self.run['check_mode']
+        line = {
+            'type': 'result',
+            'run_id': self.run['run_id'],
+            'playbook': self.run['playbook'],
+            'play': self.play_name,
+            'task': task.get_name(),
+            'action': task.action,
+            'host': hostname,
+            'status': status,
+            'changed': bool(res.get('changed', False)),
+            'check_mode': bool(check_mode),
+            'started': _iso(started),
+            'ended': _iso(ended),
+            'duration': round((ended - started).total_seconds(), 3),
+            'operator': self.run.get('operator'),
+            'revision': self.run.get('revision'),
+        }
+        if task.ignore_errors and status == 'failed':
+            line['ignored'] = True
+        record = None
+        if no_log:
+            line['no_log'] = True
+        else:
+            if isinstance(res.get('record'), dict):
+                record = redact_data(res['record'])
+            elif isinstance(res.get('results'), list):
+                records = [redact_data(r['record']) for r in res['results']
+                           if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+                if records:
+                    line['records'] = records
+            if status in ('failed', 'unreachable'):
+                line['msg'] = self._message(res)
+        if status in ('failed', 'unreachable') and not line.get('ignored'):
+            record = self._anomaly_record(host, task, status, line.get('msg'), record)
+        if record is not None:
+            line['record'] = record
+        self.counts[status] = self.counts.get(status, 0) + 1
+        try:
+            self.writer.write(line)
+        except (IOError, OSError) as exc:  # never break the run, but say so
+            self._display.warning('dialysis_records: cannot write %s: %s' % (self.run_file, exc))
+
+    def _anomaly_record(self, host, task, status, msg, record):
+        """A failed or unreachable host is a finding of its own."""
+        if status == 'unreachable':
+            item = {'item': 'host:reachability', 'value': 'unreachable', 'status': 'critical',
+                    'message': 'Host could not be reached: %s' % (msg or 'no reason given')}
+        else:
+            item = {'item': 'task:%s' % task.action, 'value': 'failed', 'status': 'error',
+                    'message': 'Task "%s" failed: %s' % (task.get_name(),
+                                                         msg or 'output hidden (no_log)')}
+        if record is None:
+            record = {'version': 1, 'kind': self.play_kind or 'inspection',
+                      'system': self._system_of(host), 'items': [], 'metrics': {}}
+        record['items'] = list(record.get('items') or []) + [item]
+        record['status'] = 'critical' if status == 'unreachable' or \
+            record.get('status') == 'critical' else 'error'
+        record['anomalies'] = sum(1 for i in record['items'] if i.get('status') != 'ok')
+        return record
+
+    def v2_runner_on_ok(self, result):
+        self._write_result(result, 'changed' if result._result.get('changed') else 'ok')
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._write_result(result, 'failed')
+
+    def v2_runner_on_unreachable(self, result):
+        self._write_result(result, 'unreachable')
+
+    def v2_runner_on_skipped(self, result):
+        self._write_result(result, 'skipped')
+
+    def v2_playbook_on_stats(self, stats):
+        if self.writer is None:
+            return
+        self._ensure_run_line()
+        ended = _now()
+        hosts = {}
+        for name in sorted(stats.processed.keys()):
+            hosts[name] = stats.summarize(name)
+        line = {'type': 'run_end', 'run_id': self.run['run_id'], 'ended': _iso(ended),
+                'duration': round(time.monotonic() - self._started_mono, 3),
+                'hosts': hosts, 'results': self.counts}
+        self.writer.write(line)
+        failed = sorted(h for h, s in hosts.items() if s.get('failures') or s.get('unreachable'))
+        self.index.write({'event': 'end', 'run_id': self.run['run_id'],
+                          'file': os.path.basename(self.run_file), 'ended': _iso(ended),
+                          'hosts': len(hosts), 'failed_hosts': failed,
+                          'playbook': self.run['playbook']})
+        self.writer.close()
+        self.index.close()
+        self.writer = None
+        self._display.display('Records written to %s' % self.run_file)

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that validate inventory on the controller, with the same rules the
+modules apply on the hosts (shared through module_utils)."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+
+import ansible.module_utils
+
+__metaclass__ = type
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'module_utils')
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.dialysis_logscan import compile_patterns  # noqa: E402
+from ansible.module_utils.dialysis_thresholds import validate_thresholds  # noqa: E402
+
+
+def threshold_errors(thresholds, filesystems=None, varname='inspection_thresholds',
+                     fs_varname='inspection_filesystem_thresholds'):
+    """Sentences naming each invalid threshold and the expected form ([] if valid)."""
+    return validate_thresholds(thresholds, filesystems, varname, fs_varname)[2]
+
+
+def log_errors(logs, varname='inspection_logs'):
+    """Sentences naming each invalid log definition ([] if valid)."""
+    errors = []
+    if not isinstance(logs, list):
+        return ['%s: expected a list of {name, path, patterns, ignore, optional}, got %r'
+                % (varname, logs)]
+    names = set()
+    for number, spec in enumerate(logs):
+        where = '%s[%d]' % (varname, number)
+        if not isinstance(spec, dict):
+            errors.append('%s: expected a mapping with at least path, got %r' % (where, spec))
+            continue
+        path = spec.get('path')
+        if not isinstance(path, str) or not path.startswith('/'):
+            errors.append('%s.path: expected an absolute path such as /var/log/app.log, got %r'
+                          % (where, path))
+            continue
+        name = spec.get('name') or path
+        if name in names:
+            errors.append('%s.name: %r is used twice; each log needs its own name' % (where, name))
+        names.add(name)
+        for key in ('patterns', 'ignore'):
+            value = spec.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                errors.append('%s.%s: expected a list of regular expressions, got %r'
+                              % (where, key, value))
+                continue
+            try:
+                compile_patterns(value, '%s.%s' % (where, key))
+            except ValueError as exc:
+                errors.append(str(exc))
+    return errors
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'dialysis_threshold_errors': threshold_errors,
+            'dialysis_log_errors': log_errors,
+        }

@@ -1,0 +1,512 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: host_inspection
+short_description: Inspect a Linux host in one call and return an inspection record
+description:
+  - Gathers, in a single module run, everything the monthly inspection of contract
+    clause R1 asks for - CPU use (sampled) and load per core, memory and swap, the space
+    and inodes of every real filesystem, uptime, the top processes by CPU and memory,
+    the state of listed systemd services, clock synchronisation, and the error lines
+    written to the configured logs and the journal since the previous inspection.
+  - Uses psutil when the target has it and reads C(/proc) otherwise; the result has
+    the same shape either way.
+  - Each item is held against warning and critical thresholds and the module returns
+    a C(record) (see the repository's DESIGN, "The record contract").
+  - The position reached in each log is kept on the host under O(state_dir), so the
+    next inspection reports only lines written since this one. Rotation by rename and
+    truncation are detected.
+  - Log samples are redacted - credentials and patient identifiers are masked before
+    they leave the host.
+version_added: "1.0.0"
+author:
+  - dialysis-ops contributors
+options:
+  system:
+    description: The clinical system the host belongs to, copied into the record.
+    type: str
+    default: shared
+    choices: [hemodialysis, ckd, pd, shared]
+  thresholds:
+    description:
+      - Warning and critical levels per item; items left out keep their defaults.
+      - "Keys: cpu_percent (80/95), load_per_core (1.5/3.0), memory_percent (85/95),
+        swap_percent (50/80), disk_percent (85/95), inode_percent (85/95),
+        log_errors (1/20 matching lines since the previous inspection)."
+    type: dict
+    default: {}
+  filesystem_thresholds:
+    description: Disk space thresholds for particular mount points, overriding disk_percent.
+    type: dict
+    default: {}
+  services:
+    description: systemd units that must be active on this host.
+    type: list
+    elements: str
+    default: []
+  logs:
+    description: Log files to scan for error lines since the previous inspection.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Stable short name used in the item identifier (C(log:NAME)).
+        type: str
+      path:
+        description: Absolute path; a glob matches several files aggregated under one name.
+        type: str
+        required: true
+      patterns:
+        description: Regular expressions (case-insensitive) that mark an error line.
+        type: list
+        elements: str
+      ignore:
+        description: Regular expressions for matching lines that are known to be harmless.
+        type: list
+        elements: str
+      optional:
+        description: When true, a missing file is not an anomaly.
+        type: bool
+        default: false
+  journal:
+    description: Also count systemd journal entries at O(journal_priority) or worse.
+    type: bool
+    default: true
+  journal_priority:
+    description: Journal priority threshold.
+    type: str
+    default: err
+    choices: [emerg, alert, crit, err, warning]
+  journal_initial_since:
+    description: How far back the first journal scan on a host looks.
+    type: str
+    default: "-24h"
+  state_dir:
+    description: Directory on the host where the log positions are kept.
+    type: path
+    default: /var/lib/dialysis-ops
+  cpu_sample_seconds:
+    description: Length of the CPU sampling window.
+    type: float
+    default: 1.0
+  top_processes:
+    description: How many processes to list by CPU and by memory.
+    type: int
+    default: 5
+  log_max_bytes:
+    description: At most this many new bytes are read per log file per inspection.
+    type: int
+    default: 67108864
+  log_max_samples:
+    description: How many redacted sample lines to return per log.
+    type: int
+    default: 3
+  skip_fstypes:
+    description: Filesystem types that are never reported. Defaults to pseudo filesystems.
+    type: list
+    elements: str
+  skip_mounts:
+    description: Mount points (and everything below them) that are not reported.
+    type: list
+    elements: str
+    default: []
+  clock_sync_required:
+    description: When true an unsynchronised clock is a warning; when false it is only noted.
+    type: bool
+    default: true
+  collector:
+    description: C(auto) uses psutil when importable, else C(/proc).
+    type: str
+    default: auto
+    choices: [auto, psutil, proc]
+attributes:
+  check_mode:
+    support: full
+    details: Nothing on the host changes; in check mode the log positions are not saved.
+  diff_mode:
+    support: none
+notes:
+  - Read-only; C(changed) is always false. Only the log position file is written.
+'''
+
+EXAMPLES = r'''
+- name: Inspect the host
+  host_inspection:
+    system: hemodialysis
+    thresholds:
+      disk_percent: {warning: 80, critical: 90}
+    services: [postgresql.service, hdis-app.service]
+    logs:
+      - name: app
+        path: /opt/hdis/logs/app-*.log
+        ignore: ['ERROR.*heartbeat retry']
+  register: inspection
+'''
+
+RETURN = r'''
+record:
+  description: The inspection record - kind, system, overall status, items and metrics.
+  returned: always
+  type: dict
+  sample:
+    kind: inspection
+    system: hemodialysis
+    status: critical
+    anomalies: 1
+    items:
+      - item: disk:/var/lib/postgresql
+        value: 96.1
+        unit: "%"
+        threshold: {warning: 85, critical: 95}
+        status: critical
+        message: "Filesystem /var/lib/postgresql is 96.1% full (critical at 95%)"
+collector:
+  description: Which collector produced the figures (psutil or proc).
+  returned: always
+  type: str
+'''
+
+import ctypes
+import ctypes.util
+import os
+
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.dialysis_hostmetrics import (
+    PSEUDO_FSTYPES, fs_usage, get_collector, sample_cpu_and_processes)
+from ansible.module_utils.dialysis_logscan import (
+    load_state, save_state, scan_journal, scan_log)
+from ansible.module_utils.dialysis_record import make_item, make_record
+from ansible.module_utils.dialysis_thresholds import classify, validate_thresholds
+
+STATE_FILE = 'inspection-logscan.json'
+
+
+def _pair(pair):
+    return {'warning': pair['warning'], 'critical': pair['critical']}
+
+
+def _level_message(status, pair):
+    if status == 'critical':
+        return ' (critical at %g)' % pair['critical']
+    if status == 'warning':
+        return ' (warning at %g)' % pair['warning']
+    return ''
+
+
+def check_cpu(collector, params, thresholds):
+    cpu, top_cpu, top_mem, nprocs = sample_cpu_and_processes(
+        collector, params['cpu_sample_seconds'], params['top_processes'])
+    cores = collector.cpu_count()
+    load1, load5, load15 = os.getloadavg()
+    per_core = round(load5 / cores, 2)
+    items = []
+    st = classify(cpu, thresholds['cpu_percent'])
+    items.append(make_item('cpu:usage', cpu, st, 'CPU %g%% busy over %gs%s' % (
+        cpu, params['cpu_sample_seconds'], _level_message(st, thresholds['cpu_percent'])),
+        unit='%', threshold=_pair(thresholds['cpu_percent'])))
+    st = classify(per_core, thresholds['load_per_core'])
+    items.append(make_item('cpu:load', per_core, st,
+                           '5-minute load %.2f on %d cores = %.2f per core%s' % (
+                               load5, cores, per_core,
+                               _level_message(st, thresholds['load_per_core'])),
+                           unit='per core', threshold=_pair(thresholds['load_per_core'])))
+    names = ', '.join('%s %g%%' % (p['name'], p['cpu_percent']) for p in top_cpu[:3])
+    items.append(make_item('process:top', names, 'ok',
+                           'Busiest processes: %s (%d processes)' % (names, nprocs)))
+    metrics = {'cpu_percent': cpu, 'cpu_count': cores,
+               'load': [round(load1, 2), round(load5, 2), round(load15, 2)],
+               'processes': nprocs, 'top_cpu': top_cpu, 'top_memory': top_mem}
+    return items, metrics
+
+
+def check_memory(collector, thresholds):
+    mem = collector.memory()
+    items = []
+    st = classify(mem['percent'], thresholds['memory_percent'])
+    items.append(make_item('memory:ram', mem['percent'], st, 'Memory %g%% used of %d MiB%s' % (
+        mem['percent'], mem['total_bytes'] // 1048576,
+        _level_message(st, thresholds['memory_percent'])),
+        unit='%', threshold=_pair(thresholds['memory_percent'])))
+    if mem['swap_total_bytes']:
+        st = classify(mem['swap_percent'], thresholds['swap_percent'])
+        msg = 'Swap %g%% used of %d MiB%s' % (mem['swap_percent'], mem['swap_total_bytes'] // 1048576,
+                                              _level_message(st, thresholds['swap_percent']))
+    else:
+        st, msg = 'ok', 'No swap configured'
+    items.append(make_item('memory:swap', mem['swap_percent'], st, msg, unit='%',
+                           threshold=_pair(thresholds['swap_percent'])))
+    return items, mem
+
+
+def check_filesystems(collector, params, thresholds, fs_thresholds):
+    skip = params['skip_fstypes']
+    skip = PSEUDO_FSTYPES if skip is None else frozenset(skip)
+    items, metrics = [], []
+    for device, mount, fstype in collector.filesystems(skip, params['skip_mounts']):
+        try:
+            usage = fs_usage(mount)
+        except OSError as exc:
+            items.append(make_item('disk:%s' % mount, None, 'error',
+                                   'Cannot read usage of %s: %s' % (mount, exc.strerror)))
+            continue
+        if not usage['total_bytes']:
+            continue
+        pair = fs_thresholds.get(mount, thresholds['disk_percent'])
+        st = classify(usage['percent'], pair)
+        items.append(make_item('disk:%s' % mount, usage['percent'], st,
+                               'Filesystem %s is %g%% full, %d MiB free%s' % (
+                                   mount, usage['percent'], usage['free_bytes'] // 1048576,
+                                   _level_message(st, pair)),
+                               unit='%', threshold=_pair(pair)))
+        if usage['inode_percent'] is not None:
+            ipair = thresholds['inode_percent']
+            st = classify(usage['inode_percent'], ipair)
+            items.append(make_item('inode:%s' % mount, usage['inode_percent'], st,
+                                   'Filesystem %s uses %g%% of its inodes%s' % (
+                                       mount, usage['inode_percent'], _level_message(st, ipair)),
+                                   unit='%', threshold=_pair(ipair)))
+        entry = dict(usage, mount=mount, device=device, fstype=fstype)
+        metrics.append(entry)
+    return items, metrics
+
+
+def check_uptime(collector):
+    import time
+    seconds = int(time.time() - collector.boot_time())
+    days, rem = divmod(seconds, 86400)
+    return [make_item('system:uptime', seconds, 'ok',
+                      'Up %d days %d hours' % (days, rem // 3600), unit='s')], seconds
+
+
+def check_services(module, services):
+    if not services:
+        return [], {}
+    systemctl = module.get_bin_path('systemctl')
+    if not systemctl or not os.path.isdir('/run/systemd/system'):
+        return check_sysv_services(module, services)
+    rc, out, err = module.run_command(
+        [systemctl, 'show', '--no-pager',
+         '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp']
+        + list(services))
+    blocks = [b for b in out.strip().split('\n\n')] if out.strip() else []
+    items, metrics = [], {}
+    for name, block in zip(services, blocks + [''] * (len(services) - len(blocks))):
+        props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        load, active = props.get('LoadState', 'unknown'), props.get('ActiveState', 'unknown')
+        sub = props.get('SubState', 'unknown')
+        metrics[name] = props
+        if load == 'not-found':
+            st, msg = 'critical', 'Service %s is not installed on this host' % name
+        elif active == 'active':
+            st, msg = 'ok', 'Service %s is active (%s)' % (name, sub)
+        elif active in ('activating', 'reloading'):
+            st, msg = 'warning', 'Service %s is %s' % (name, active)
+        else:
+            st, msg = 'critical', 'Service %s is %s (%s)' % (name, active, sub)
+        items.append(make_item('service:%s' % name, active if load != 'not-found' else 'not-found',
+                               st, msg))
+    if rc != 0 and not blocks:
+        items = [make_item('service:%s' % s, None, 'error', 'systemctl failed: %s' % err.strip()[:200])
+                 for s in services]
+    return items, metrics
+
+
+def check_sysv_services(module, services):
+    """Hosts without systemd (older hospital servers): ask the init script."""
+    items, metrics = [], {}
+    for name in services:
+        base = name[:-len('.service')] if name.endswith('.service') else name
+        script = os.path.join('/etc/init.d', base)
+        if not os.access(script, os.X_OK):
+            items.append(make_item('service:%s' % name, None, 'error',
+                                   'Cannot check %s: systemd is not running and there is no '
+                                   'init script %s' % (name, script)))
+            continue
+        rc, out, err = module.run_command([script, 'status'])
+        metrics[name] = {'init_script': script, 'rc': rc}
+        if rc == 0:
+            items.append(make_item('service:%s' % name, 'active', 'ok',
+                                   'Service %s is running (init script)' % name))
+        elif rc == 3:
+            items.append(make_item('service:%s' % name, 'inactive', 'critical',
+                                   'Service %s is not running (init script)' % name))
+        else:
+            items.append(make_item('service:%s' % name, 'unknown', 'warning',
+                                   'Service %s status unknown: %s status exited %d'
+                                   % (name, script, rc)))
+    return items, metrics
+
+
+class _Timex(ctypes.Structure):
+    _fields_ = [('modes', ctypes.c_uint), ('offset', ctypes.c_long), ('freq', ctypes.c_long),
+                ('maxerror', ctypes.c_long), ('esterror', ctypes.c_long), ('status', ctypes.c_int),
+                ('constant', ctypes.c_long), ('precision', ctypes.c_long),
+                ('tolerance', ctypes.c_long), ('time_sec', ctypes.c_long),
+                ('time_usec', ctypes.c_long), ('tick', ctypes.c_long), ('ppsfreq', ctypes.c_long),
+                ('jitter', ctypes.c_long), ('shift', ctypes.c_int), ('stabil', ctypes.c_long),
+                ('jitcnt', ctypes.c_long), ('calcnt', ctypes.c_long), ('errcnt', ctypes.c_long),
+                ('stbcnt', ctypes.c_long), ('tai', ctypes.c_int), ('_pad', ctypes.c_int * 11)]
+
+
+STA_UNSYNC = 0x0040
+TIME_ERROR = 5
+
+
+def clock_state():
+    """(synchronised, max error in ms) from the kernel, as timedatectl reports it."""
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
+    tx = _Timex()
+    state = libc.adjtimex(ctypes.byref(tx))
+    if state < 0:
+        raise OSError(ctypes.get_errno(), 'adjtimex failed')
+    synced = state != TIME_ERROR and not (tx.status & STA_UNSYNC)
+    return synced, round(tx.maxerror / 1000.0, 1)
+
+
+def check_clock(required):
+    try:
+        synced, maxerror = clock_state()
+    except (OSError, AttributeError) as exc:
+        return [make_item('clock:sync', None, 'error', 'Cannot read clock state: %s' % exc)], {}
+    if synced:
+        st, msg = 'ok', 'Clock is synchronised (max error %g ms)' % maxerror
+    elif required:
+        st, msg = 'warning', 'Clock is not synchronised to a time source'
+    else:
+        st, msg = 'ok', 'Clock is not synchronised (not required on this host)'
+    value = 'synchronised' if synced else 'unsynchronised'
+    return [make_item('clock:sync', value, st, msg)], {'synchronised': synced,
+                                                       'maxerror_ms': maxerror}
+
+
+def check_logs(module, params, thresholds, state):
+    pair = thresholds['log_errors']
+    items, metrics = [], {}
+    files_state = {}
+    for spec in params['logs']:
+        name = spec.get('name') or spec['path']
+        try:
+            result, new_files = scan_log(spec, state['files'], params['log_max_bytes'],
+                                         params['log_max_samples'])
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        files_state.update(new_files)
+        if result is None:
+            st = 'ok' if spec.get('optional') else 'warning'
+            items.append(make_item('log:%s' % name, None, st, 'Log %s not found' % spec['path']))
+            continue
+        st = classify(result['matches'], pair)
+        msg = '%d error lines in %s since the previous inspection%s' % (
+            result['matches'], spec['path'], _level_message(st, pair))
+        if result['events']:
+            msg += ' [%s]' % ', '.join(result['events'])
+        items.append(make_item('log:%s' % name, result['matches'], st, msg, unit='lines',
+                               threshold=_pair(pair), samples=result['samples'] or None))
+        metrics[name] = result
+    if params['journal']:
+        journalctl = module.get_bin_path('journalctl')
+        if journalctl:
+            result, cursor = scan_journal(state.get('journal_cursor'), params['journal_priority'],
+                                          params['journal_initial_since'],
+                                          params['log_max_samples'], journalctl=journalctl)
+            if result is not None and 'error' in result:
+                items.append(make_item('log:journal', None, 'error',
+                                       'Cannot read the journal: %s' % result['error']))
+            elif result is not None:
+                st = classify(result['matches'], pair)
+                msg = '%d journal entries at priority %s or worse since the previous inspection%s' % (
+                    result['matches'], params['journal_priority'], _level_message(st, pair))
+                items.append(make_item('log:journal', result['matches'], st, msg, unit='entries',
+                                       threshold=_pair(pair), samples=result['samples'] or None))
+                metrics['journal'] = result
+                state['journal_cursor'] = cursor
+    # Keep positions only for files still configured, so the state cannot grow without bound.
+    state['files'] = files_state
+    return items, metrics
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            system=dict(type='str', default='shared', choices=['hemodialysis', 'ckd', 'pd', 'shared']),
+            thresholds=dict(type='dict', default={}),
+            filesystem_thresholds=dict(type='dict', default={}),
+            services=dict(type='list', elements='str', default=[]),
+            logs=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str'),
+                path=dict(type='str', required=True),
+                patterns=dict(type='list', elements='str'),
+                ignore=dict(type='list', elements='str'),
+                optional=dict(type='bool', default=False),
+            )),
+            journal=dict(type='bool', default=True),
+            journal_priority=dict(type='str', default='err',
+                                  choices=['emerg', 'alert', 'crit', 'err', 'warning']),
+            journal_initial_since=dict(type='str', default='-24h'),
+            state_dir=dict(type='path', default='/var/lib/dialysis-ops'),
+            cpu_sample_seconds=dict(type='float', default=1.0),
+            top_processes=dict(type='int', default=5),
+            log_max_bytes=dict(type='int', default=64 * 1024 * 1024),
+            log_max_samples=dict(type='int', default=3),
+            skip_fstypes=dict(type='list', elements='str'),
+            skip_mounts=dict(type='list', elements='str', default=[]),
+            clock_sync_required=dict(type='bool', default=True),
+            collector=dict(type='str', default='auto', choices=['auto', 'psutil', 'proc']),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    thresholds, fs_thresholds, errors = validate_thresholds(
+        params['thresholds'], params['filesystem_thresholds'],
+        varname='thresholds', fs_varname='filesystem_thresholds')
+    if errors:
+        module.fail_json(msg='Invalid thresholds: ' + '; '.join(errors), errors=errors)
+    if not 0 < params['cpu_sample_seconds'] <= 30:
+        module.fail_json(msg='cpu_sample_seconds: expected a number of seconds between 0 and 30, '
+                             'got %r' % params['cpu_sample_seconds'])
+    try:
+        collector = get_collector(params['collector'])
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc))
+
+    state_path = os.path.join(params['state_dir'], STATE_FILE)
+    state = load_state(state_path)
+
+    items, metrics = [], {'collector': collector.name}
+    cpu_items, metrics['cpu'] = check_cpu(collector, params, thresholds)
+    mem_items, metrics['memory'] = check_memory(collector, thresholds)
+    fs_items, metrics['filesystems'] = check_filesystems(collector, params, thresholds, fs_thresholds)
+    up_items, metrics['uptime_seconds'] = check_uptime(collector)
+    svc_items, metrics['services'] = check_services(module, params['services'])
+    clock_items, metrics['clock'] = check_clock(params['clock_sync_required'])
+    log_items, metrics['logs'] = check_logs(module, params, thresholds, state)
+    items = cpu_items + mem_items + fs_items + up_items + svc_items + clock_items + log_items
+
+    if not module.check_mode:
+        try:
+            save_state(state_path, state)
+        except (IOError, OSError) as exc:
+            items.append(make_item('inspection:state', state_path, 'warning',
+                                   'Cannot save log positions to %s (%s); the next inspection '
+                                   'will rescan these logs' % (state_path, exc)))
+
+    record = make_record('inspection', params['system'], items, metrics)
+    module.exit_json(changed=False, record=record, collector=collector.name)
+
+
+def main():
+    run_module()
+
+
+if __name__ == '__main__':
+    main()
