@@ -124,11 +124,17 @@ below_hard() {
 log "Checking podman configuration"
 [[ -z ${CONTAINERS_CONF:-} ]] || warn "CONTAINERS_CONF=$CONTAINERS_CONF is set: podman ignores $PODMAN_DROPIN_DIR then"
 nofile=$(below_hard "$(ulimit -Hn)" 65536)
-nproc=$(below_hard "$(ulimit -Hu)" 65536)
+# podman clamps its own RLIMIT_NPROC to kernel.pid_max (observed: 32768 with
+# ulimit -Hu 96365), so that is the effective hard limit for nproc.
+hard_nproc=$(ulimit -Hu)
+pid_max=$(cat /proc/sys/kernel/pid_max 2>/dev/null || echo 32768)
+if [[ $hard_nproc == unlimited ]] || ((hard_nproc > pid_max)); then hard_nproc=$pid_max; fi
+nproc=$(below_hard "$hard_nproc" 65536)
 podman_conf="# $MARKER -- re-run the script instead of editing.
 # runc: crun fails on these hosts (\"cgroups in hybrid mode not supported\").
-# default_ulimits: below this shell's hard limits (ulimit -Hn $(ulimit -Hn), -Hu $(ulimit -Hu)),
-# root lacks CAP_SYS_RESOURCE so podman's default (1048576) cannot be set.
+# default_ulimits: 3/4 of the hard limits seen at setup (ulimit -Hn $(ulimit -Hn); nproc
+# min(ulimit -Hu $(ulimit -Hu), kernel.pid_max $pid_max)): root lacks CAP_SYS_RESOURCE,
+# so podman's default (1048576) fails with \"setrlimit ...: Operation not permitted\".
 [containers]
 default_ulimits = [
   \"nofile=$nofile:$nofile\",

@@ -17,8 +17,9 @@ _MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
 
-from ansible.module_utils.dialysis_logscan import compile_patterns  # noqa: E402
 from ansible.module_utils.dialysis_thresholds import validate_thresholds  # noqa: E402
+
+from ansible.module_utils.dialysis_logscan import compile_patterns  # noqa: E402
 
 
 def threshold_errors(thresholds, filesystems=None, varname='inspection_thresholds',

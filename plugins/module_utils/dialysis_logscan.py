@@ -23,7 +23,7 @@ __metaclass__ = type
 
 DEFAULT_PATTERNS = [
     r'(?<![\w-])(error|err|fatal|critical|crit|panic|emerg|alert|severe)(?![\w-])',
-    r'\b(exception|traceback)\b',
+    r'exception|traceback',
     r'out of memory|oom-killer|killed process',
     r'segfault|i/o error|no space left on device|read-only file system',
     r'(错误|异常|失败|严重)',
@@ -41,16 +41,17 @@ def compile_patterns(patterns, what='patterns'):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise ValueError('%s: %r is not a valid regular expression (%s)' % (what, pattern, exc))
+            raise ValueError('%s: %r is not a valid regular expression (%s)'
+                             % (what, pattern, exc)) from None
         compiled.append('(?:%s)' % pattern)
     if not compiled:
         return None
     return re.compile('|'.join(compiled), re.IGNORECASE)
 
 
-def _head_hash(handle, limit):
+def _head_hash(handle, length):
     handle.seek(0)
-    return hashlib.sha1(handle.read(min(HEAD_BYTES, limit))).hexdigest()
+    return hashlib.sha1(handle.read(length)).hexdigest()
 
 
 class ScanResult(object):
@@ -162,15 +163,17 @@ def scan_file(path, state, pattern, ignore, result, max_bytes):
                     pass
         elif size < state.get('offset', 0):
             result.events.append('truncated')
-        elif state.get('head') and state.get('offset', 0) >= HEAD_BYTES and \
-                _head_hash(handle, state['offset']) != state['head']:
+        elif state.get('head') and \
+                _head_hash(handle, state.get('head_len', HEAD_BYTES)) != state['head']:
             result.events.append('rewritten')
         else:
             start = state.get('offset', 0)
         offset = _read_lines(handle, start, size, max_bytes, result, pattern, ignore)
-        head = _head_hash(handle, offset) if offset >= HEAD_BYTES else None
+        head_len = min(HEAD_BYTES, offset)
+        head = _head_hash(handle, head_len) if head_len else None
     result.files.append(path)
-    return {'inode': st.st_ino, 'dev': st.st_dev, 'offset': offset, 'head': head}
+    return {'inode': st.st_ino, 'dev': st.st_dev, 'offset': offset, 'head': head,
+            'head_len': head_len}
 
 
 def scan_log(spec, state_files, max_bytes, max_samples):

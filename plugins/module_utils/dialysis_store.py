@@ -35,7 +35,7 @@ def parse_time(value):
             dt = datetime.datetime.fromisoformat(text)
         except ValueError:
             raise ValueError('expected an ISO date or time such as 2026-11-01 or '
-                             '2026-11-01T08:00:00Z, got %r' % value)
+                             '2026-11-01T08:00:00Z, got %r' % value) from None
     else:
         raise ValueError('expected a date, a datetime or an ISO string, got %r' % (value,))
     if dt.tzinfo is None:

@@ -179,14 +179,17 @@ import ctypes
 import ctypes.util
 import os
 
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dialysis_hostmetrics import (
-    PSEUDO_FSTYPES, fs_usage, get_collector, sample_cpu_and_processes)
-from ansible.module_utils.dialysis_logscan import (
-    load_state, save_state, scan_journal, scan_log)
 from ansible.module_utils.dialysis_record import make_item, make_record
 from ansible.module_utils.dialysis_thresholds import classify, validate_thresholds
+
+from ansible.module_utils.dialysis_hostmetrics import (
+    PSEUDO_FSTYPES,
+    fs_usage,
+    get_collector,
+    sample_cpu_and_processes,
+)
+from ansible.module_utils.dialysis_logscan import load_state, save_state, scan_journal, scan_log
 
 STATE_FILE = 'inspection-logscan.json'
 
@@ -300,7 +303,8 @@ def check_services(module, services):
         + list(services))
     blocks = [b for b in out.strip().split('\n\n')] if out.strip() else []
     items, metrics = [], {}
-    for name, block in zip(services, blocks + [''] * (len(services) - len(blocks))):
+    for number, name in enumerate(services):
+        block = blocks[number] if number < len(blocks) else ''
         props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
         load, active = props.get('LoadState', 'unknown'), props.get('ActiveState', 'unknown')
         sub = props.get('SubState', 'unknown')

@@ -1,0 +1,42 @@
+import os
+
+import dialysis
+import yaml
+
+
+def test_log_errors_name_index_key_and_form():
+    errors = dialysis.log_errors([{'path': 'var/log/x'}, {'path': '/a', 'patterns': ['(']},
+                                  {'path': '/b', 'name': 'n'}, {'path': '/c', 'name': 'n'},
+                                  'just-a-string', {'path': '/d', 'ignore': 'ERROR'}])
+    assert errors[0] == ("inspection_logs[0].path: expected an absolute path such as "
+                         "/var/log/app.log, got 'var/log/x'")
+    assert errors[1].startswith("inspection_logs[1].patterns: '(' is not a valid regular expression")
+    assert "inspection_logs[3].name: 'n' is used twice" in errors[2]
+    assert errors[3].startswith('inspection_logs[4]: expected a mapping')
+    assert errors[4].startswith('inspection_logs[5].ignore: expected a list')
+    assert dialysis.log_errors({'path': '/x'})[0].startswith('inspection_logs: expected a list')
+    assert dialysis.log_errors([{'path': '/var/log/syslog', 'optional': True}]) == []
+
+
+def test_threshold_filter_uses_the_shared_rules():
+    assert dialysis.threshold_errors({'disk_percent': {'warning': 'ninety'}}, {}) == [
+        "inspection_thresholds.disk_percent.warning: expected a number (e.g. 85), got 'ninety'"]
+
+
+def test_every_role_default_is_in_the_argument_specs_and_back(repo_root):
+    roles = os.path.join(repo_root, 'roles')
+    for role in sorted(os.listdir(roles)):
+        with open(os.path.join(roles, role, 'defaults', 'main.yml')) as handle:
+            defaults = yaml.safe_load(handle) or {}
+        with open(os.path.join(roles, role, 'meta', 'argument_specs.yml')) as handle:
+            specs = yaml.safe_load(handle)['argument_specs']
+        options = specs['main']['options']
+        assert sorted(defaults) == sorted(options), role
+        for name, value in defaults.items():
+            assert name.startswith(role + '_'), name
+            if 'default' in options[name] and '{{' not in str(value):
+                assert options[name]['default'] == value, (role, name)
+        with open(os.path.join(roles, role, 'README.md')) as handle:
+            readme = handle.read()
+        for name in defaults:
+            assert name in readme, '%s: %s is not documented in the README' % (role, name)
