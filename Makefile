@@ -19,11 +19,11 @@ inspect: setup
 	ansible-playbook playbooks/inspect.yml $(ARGS)
 
 lint: setup
-	ruff check plugins tests bench
+	ruff check plugins tests molecule
 	ansible-lint --profile production playbooks roles
 
 unit: setup
-	pytest tests/unit
+	pytest tests/unit tests/integration
 
 molecule: setup-testhosts
 	molecule test -s inspection

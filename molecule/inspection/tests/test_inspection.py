@@ -1,0 +1,147 @@
+"""Verifier of the `inspection` scenario, run by verify.yml after converge and
+idempotence (two inspections already recorded). Talks to the hosts with
+testinfra over the same SSH connection settings Ansible used."""
+
+import json
+import os
+import subprocess
+import sys
+
+import ansible.module_utils
+import testinfra
+
+PROJECT = os.environ['MOLECULE_PROJECT_DIRECTORY']
+INVENTORY = os.environ['MOLECULE_INVENTORY_FILE']
+RECORDS = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'records')
+
+ansible.module_utils.__path__.append(os.path.join(PROJECT, 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(PROJECT, 'plugins', 'modules'))
+
+import host_inspection  # noqa: E402
+from ansible.module_utils.dialysis_store import RecordStore  # noqa: E402
+
+HEALTHY, UNHEALTHY = 'hd-app-01', 'hd-db-01'
+NEW_LINES = ['2026-11-26 03:10:00 ERROR dialysis machine HD-09 stopped sending data',
+             '2026-11-26 03:10:05 INFO reconnecting',
+             '2026-11-26 03:10:09 FATAL interface queue full, password=Secr3tValue']
+
+
+def host(name):
+    return testinfra.get_host('ansible://%s?ansible_inventory=%s' % (name, INVENTORY))
+
+
+def inspections():
+    """[(run_id, {host: record})] of inspect runs, oldest first."""
+    store = RecordStore(RECORDS)
+    runs = {}
+    for record in store.records(kind='inspection'):
+        ctx = record['context']
+        if ctx['task'].endswith('Gather the inspection in one module call') or \
+                ctx['status'] in ('failed', 'unreachable'):
+            runs.setdefault(ctx['run_id'], {})[ctx['host']] = record
+    return sorted(runs.items())
+
+
+def anomalies(record):
+    return dict((i['item'], i['status']) for i in record['items'] if i['status'] != 'ok')
+
+
+def expected_clock():
+    """Test hosts share the controller's kernel clock: expect what it says."""
+    synced, _ = host_inspection.clock_state()
+    return {} if synced else {'clock:sync': 'warning'}
+
+
+def test_hosts_are_real_and_reached_over_ssh_on_loopback():
+    with open(INVENTORY) as handle:
+        text = handle.read()
+    for name in (HEALTHY, UNHEALTHY):
+        h = host(name)
+        assert h.backend.get_connection_type() == 'ssh'
+        assert h.backend.host.get_variables()['ansible_host'] == '127.0.0.1'
+        assert h.run('echo $SSH_CONNECTION').stdout.split()[-1] == '22'
+        assert h.run('ps -p 1 -o comm=').stdout.strip() == 'systemd'
+        assert h.run('hostname').stdout.strip() == name
+    assert 'ansible_connection: ssh' in text
+
+
+def test_first_inspection_names_exactly_the_planted_anomalies():
+    runs = inspections()
+    assert len(runs) >= 2, 'converge and idempotence should each have inspected'
+    _, first = runs[0]
+    assert set(first) == {HEALTHY, UNHEALTHY}
+    assert anomalies(first[HEALTHY]) == expected_clock()
+    expected = {'disk:/srv/dialysis-data': 'critical',
+                'service:dialysis-collector.service': 'critical',
+                'log:app': 'warning'}
+    expected.update(expected_clock())
+    assert anomalies(first[UNHEALTHY]) == expected
+    items = dict((i['item'], i) for i in first[UNHEALTHY]['items'])
+    assert items['log:app']['value'] == 3
+    assert all('ERROR' in s for s in items['log:app']['samples'])
+    assert items['service:dialysis-collector.service']['value'] == 'inactive'
+    assert first[UNHEALTHY]['system'] == 'hemodialysis'
+    assert first[UNHEALTHY]['status'] == 'critical' and first[HEALTHY]['status'] in ('ok', 'warning')
+
+
+def test_disk_figure_matches_df_on_the_host():
+    _, first = inspections()[0]
+    items = dict((i['item'], i) for i in first[UNHEALTHY]['items'])
+    df = host(UNHEALTHY).run('df --output=pcent /srv/dialysis-data | tail -1').stdout
+    assert abs(items['disk:/srv/dialysis-data']['value'] - float(df.strip().rstrip('%'))) <= 1.0
+    assert items['disk:/srv/dialysis-data']['value'] > 95
+    assert 'disk:/srv/dialysis-data' not in dict((i['item'], i) for i in first[HEALTHY]['items'])
+
+
+def test_psutil_and_proc_collectors_both_used():
+    _, first = inspections()[0]
+    assert first[HEALTHY]['metrics']['collector'] == 'proc'  # psutil removed by prepare
+    assert first[UNHEALTHY]['metrics']['collector'] == 'psutil'
+    assert [i['item'] for i in first[HEALTHY]['items'] if not i['item'].startswith(('disk:', 'inode:'))] == \
+        [i['item'] for i in first[UNHEALTHY]['items'] if not i['item'].startswith(('disk:', 'inode:'))]
+
+
+def test_second_inspection_saw_no_new_log_lines():
+    _, second = inspections()[1]
+    items = dict((i['item'], i) for i in second[UNHEALTHY]['items'])
+    assert items['log:app']['value'] == 0 and items['log:app']['status'] == 'ok'
+
+
+def test_log_position_is_kept_on_the_host():
+    h = host(UNHEALTHY)
+    state = h.file('/var/lib/dialysis-ops/inspection-logscan.json')
+    assert state.exists and state.mode == 0o600 and state.user == 'root'
+    data = json.loads(state.content_string)
+    log = h.file('/var/log/dialysis/app.log')
+    assert data['files']['/var/log/dialysis/app.log']['offset'] == log.size
+
+
+def test_next_inspection_reports_only_lines_added_since():
+    h = host(UNHEALTHY)
+    for line in NEW_LINES:
+        h.run_test("echo '%s' >> /var/log/dialysis/app.log" % line)
+    env = dict(os.environ, DIALYSIS_LAUNCHER='molecule-verify')
+    proc = subprocess.run(['ansible-playbook', '-i', INVENTORY,
+                           os.path.join(PROJECT, 'playbooks', 'inspect.yml')],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _, latest = inspections()[-1]
+    items = dict((i['item'], i) for i in latest[UNHEALTHY]['items'])
+    assert items['log:app']['value'] == 2
+    assert items['log:app']['samples'] == [
+        NEW_LINES[0], '2026-11-26 03:10:09 FATAL interface queue full, password=********']
+    assert anomalies(latest[HEALTHY]) == expected_clock()
+    with open(os.path.join(RECORDS, 'index.jsonl')) as handle:
+        assert 'Secr3tValue' not in handle.read()
+    for name in os.listdir(RECORDS):
+        with open(os.path.join(RECORDS, name)) as handle:
+            assert 'Secr3tValue' not in handle.read(), name
+
+
+def test_every_line_of_every_records_file_parses():
+    names = [n for n in os.listdir(RECORDS) if n.endswith('.jsonl')]
+    assert 'index.jsonl' in names and len(names) >= 4  # index + converge, idempotence, verify
+    for name in names:
+        with open(os.path.join(RECORDS, name)) as handle:
+            for line in handle:
+                assert isinstance(json.loads(line), dict)
