@@ -99,7 +99,8 @@ write_managed_file() {
     return 1
   fi
   if [[ -f $path ]] && ! grep -qF "$MARKER" "$path"; then
-    local backup="$path.dialysis-ops-backup.$(date +%Y%m%d%H%M%S)"
+    local backup
+    backup="$path.dialysis-ops-backup.$(date +%Y%m%d%H%M%S)"
     cp -a "$path" "$backup"
     warn "$path was not written by dialysis-ops; backed it up to $backup"
   fi
@@ -288,7 +289,7 @@ remove_tree() {
   rm -rf --one-file-system "$dir"
 }
 
-# shellcheck source=../tests/testhosts/rootfs.conf
+# shellcheck source=tests/testhosts/rootfs.conf
 source "$recipe_dir/rootfs.conf"
 hash=$(recipe_hash)
 tag="$IMAGE_REPO:$hash"

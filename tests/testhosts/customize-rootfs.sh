@@ -30,6 +30,11 @@ UseDNS no
 LogLevel VERBOSE
 EOF
 
+# --- locale file pam_env reads at every login -------------------------------
+# Without it each SSH login logs "pam_env: Unable to open env file
+# /etc/default/locale" at priority err, which an inspection (rightly) reports.
+printf 'LANG=C.UTF-8\n' > "$rootfs/etc/default/locale"
+
 # --- SSH host keys: none in the image, fresh ones per container boot -------
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 cat > "$sysd/dialysis-ssh-hostkeys.service" <<'EOF'

@@ -53,16 +53,20 @@ def expected_clock():
 
 
 def test_hosts_are_real_and_reached_over_ssh_on_loopback():
-    with open(INVENTORY) as handle:
-        text = handle.read()
     for name in (HEALTHY, UNHEALTHY):
         h = host(name)
-        assert h.backend.get_connection_type() == 'ssh'
-        assert h.backend.host.get_variables()['ansible_host'] == '127.0.0.1'
+        # testinfra's ansible backend hands ssh hosts to its own ssh backend.
+        assert h.backend.ansible_runner.get_host(name).backend.get_connection_type() == 'ssh'
+        assert h.backend.get_variables()['ansible_host'] == '127.0.0.1'
         assert h.run('echo $SSH_CONNECTION').stdout.split()[-1] == '22'
         assert h.run('ps -p 1 -o comm=').stdout.strip() == 'systemd'
         assert h.run('hostname').stdout.strip() == name
-    assert 'ansible_connection: ssh' in text
+    # They are podman containers whose sshd is published on loopback only.
+    out = subprocess.run(['podman', 'ps', '--format', 'json'], capture_output=True, text=True,
+                         check=True).stdout
+    ports = dict((c['Names'][0], c.get('Ports') or []) for c in json.loads(out))
+    for name in (HEALTHY, UNHEALTHY):
+        assert [(p['host_ip'], p['container_port']) for p in ports[name]] == [('127.0.0.1', 22)]
 
 
 def test_first_inspection_names_exactly_the_planted_anomalies():
@@ -120,7 +124,7 @@ def test_next_inspection_reports_only_lines_added_since():
     h = host(UNHEALTHY)
     for line in NEW_LINES:
         h.run_test("echo '%s' >> /var/log/dialysis/app.log" % line)
-    env = dict(os.environ, DIALYSIS_LAUNCHER='molecule-verify')
+    env = dict(os.environ, DIALYSIS_LAUNCHER='molecule-verify', DIALYSIS_RECORDS_DIR=RECORDS)
     proc = subprocess.run(['ansible-playbook', '-i', INVENTORY,
                            os.path.join(PROJECT, 'playbooks', 'inspect.yml')],
                           env=env, capture_output=True, text=True, timeout=600, check=False)
