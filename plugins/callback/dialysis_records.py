@@ -146,6 +146,7 @@ class CallbackModule(CallbackBase):
         self.task_started = {}
         self.host_started = {}
         self.counts = {}
+        self.busy_seconds = 0.0  # time spent inside this callback (reported in run_end)
 
     # -- set-up ---------------------------------------------------------------
     def _records_dir(self):
@@ -272,6 +273,13 @@ class CallbackModule(CallbackBase):
     def _write_result(self, result, status):
         if self.writer is None:
             return
+        begin = time.perf_counter()
+        try:
+            self._write_result_line(result, status)
+        finally:
+            self.busy_seconds += time.perf_counter() - begin
+
+    def _write_result_line(self, result, status):
         self._ensure_run_line()
         task = result._task
         host = result._host
@@ -364,7 +372,8 @@ class CallbackModule(CallbackBase):
             hosts[name] = stats.summarize(name)
         line = {'type': 'run_end', 'run_id': self.run['run_id'], 'ended': _iso(ended),
                 'duration': round(time.monotonic() - self._started_mono, 3),
-                'hosts': hosts, 'results': self.counts}
+                'hosts': hosts, 'results': self.counts,
+                'callback_seconds': round(self.busy_seconds, 4)}
         self.writer.write(line)
         failed = sorted(h for h, s in hosts.items() if s.get('failures') or s.get('unreachable'))
         self.index.write({'event': 'end', 'run_id': self.run['run_id'],

@@ -97,6 +97,7 @@ def test_every_result_is_recorded_with_run_metadata(workspace):
     assert run['check_mode'] is False and run['run_id'] in path.name
     assert lines[-1]['type'] == 'run_end'
     assert set(lines[-1]['hosts']) == {'localhost', 'ghost'}
+    assert 0 < lines[-1]['callback_seconds'] < lines[-1]['duration']
     results = [ln for ln in lines if ln['type'] == 'result']
     by_task = dict(((r['host'], r['task']), r) for r in results)
     inspect = by_task[('localhost', 'Inspect')]
