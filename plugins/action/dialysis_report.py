@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin ``dialysis_report``: writes the inspection documents of a
+period from the record store. Runs entirely on the controller (no module is
+sent to any host); the work is in module_utils/dialysis_report.py."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+
+import ansible.module_utils
+from ansible.plugins.action import ActionBase
+
+__metaclass__ = type
+
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'module_utils')
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.dialysis_report import ReportError, build_report  # noqa: E402
+
+ARGS = {
+    'records_dir': (str, True), 'output_dir': (str, True), 'annotations_dir': (str, True),
+    'template_dir': (str, True), 'period': (str, True), 'month': (str, False),
+    'quarter': (str, False), 'language': (str, True), 'timezone': (str, True),
+    'expected_hosts': (dict, True), 'project_lead': (str, True), 'hospital': (str, False),
+    'formats': (list, True),
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGS)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = dict(self._task.args)
+        for name, (kind, required) in ARGS.items():
+            value = args.get(name)
+            if value in (None, '') and required:
+                return dict(result, failed=True, msg='%s is required' % name)
+            if value not in (None, '') and not isinstance(value, kind):
+                return dict(result, failed=True, msg='%s: expected a %s, got %r'
+                            % (name, kind.__name__, value))
+        params = dict((k, args.get(k)) for k in ARGS)
+        params['hospital'] = params['hospital'] or ''
+        for key in ('records_dir', 'output_dir', 'annotations_dir', 'template_dir'):
+            params[key] = os.path.abspath(os.path.expanduser(params[key]))
+        params['expected_hosts'] = dict((str(h), str(s or 'shared'))
+                                        for h, s in params['expected_hosts'].items())
+        params['check_mode'] = bool(self._task.check_mode if self._task.check_mode is not None
+                                    else self._play_context.check_mode)
+        try:
+            report = build_report(params, params['template_dir'])
+        except ReportError as exc:
+            return dict(result, failed=True, msg=str(exc))
+        result.update(report)
+        result['failed'] = False
+        return result
