@@ -30,6 +30,13 @@ ARGS = {
 }
 
 
+HINTS = {
+    'project_lead': 'set dialysis_project_lead in the inventory (group_vars/all.yml) or '
+                    'report_project_lead: contract clause R13 puts one named project lead '
+                    'on every document',
+}
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(ARGS)
@@ -40,7 +47,8 @@ class ActionModule(ActionBase):
         for name, (kind, required) in ARGS.items():
             value = args.get(name)
             if value in (None, '') and required:
-                return dict(result, failed=True, msg='%s is required' % name)
+                return dict(result, failed=True, msg='%s is required%s'
+                            % (name, ('; ' + HINTS[name]) if name in HINTS else ''))
             if value not in (None, '') and not isinstance(value, kind):
                 return dict(result, failed=True, msg='%s: expected a %s, got %r'
                             % (name, kind.__name__, value))

@@ -36,7 +36,8 @@ _TEXT_RULES = [
                 r'("[^"]*"|\'[^\']*\'|[^\s,;&"\']+)'), r'\1' + MASK),
     (re.compile(r'((?:密码|口令|令牌)\s*[:：=]\s*)(\S+)'), r'\1' + MASK),
     # HTTP authorisation headers.
-    (re.compile(r'(?i)(authorization\s*[:=]\s*(?:bearer|basic|token)?\s*)([A-Za-z0-9._~+/=-]+)'),
+    (re.compile(r'(?i)(authorization\s*[:=]\s*(?:(?:bearer|basic|token)\s+)?)'
+                r'(?!(?:bearer|basic|token)\b)([A-Za-z0-9._~+/=-]+)'),
      r'\1' + MASK),
     (re.compile(r'(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]{8,})'), r'\1' + MASK),
     # Credentials inside URLs: scheme://user:secret@host
@@ -46,10 +47,10 @@ _TEXT_RULES = [
     (re.compile(r'(?<!\d)\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)'),
      '[id redacted]'),
     (re.compile(r'(?<!\d)1[3-9]\d{9}(?!\d)'), '[phone redacted]'),
-    (re.compile(r'((?:患者|病人|姓名|病历号|住院号|门诊号|身份证号?)\s*[:：=]?\s*)([^\s,，;；]+)'),
+    (re.compile(r'((?:患者|病人|姓名|病历号|住院号|门诊号|身份证号?)\s*[:：=]?\s*)(?![\[:：=\s])([^\s,，;；]+)'),
      r'\1[redacted]'),
     (re.compile(r'(?i)(\b(?:patient(?:[_ -]?(?:name|id|no))?|mrn|medical[_ -]record[_ -]no|'
-                r'id[_ -]?card)\s*[:=]\s*)("[^"]*"|\'[^\']*\'|[^\s,;&]+)'), r'\1[redacted]'),
+                r'id[_ -]?card)\s*[:=]\s*)(?![\[:=\s])("[^"]*"|\'[^\']*\'|[^\s,;&]+)'), r'\1[redacted]'),
 ]
 
 

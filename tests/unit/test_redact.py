@@ -46,3 +46,12 @@ def test_redact_data_masks_secret_keys_and_strings_in_nested_structures():
     assert 'y' not in out['nested'][0]['msg'].replace(MASK, '').split('=')[1]
     assert out['record'] == data['record']
     assert out['user'] == 'hdis' and out['password_set'] is True
+
+
+def test_redaction_is_idempotent_so_host_and_callback_can_both_apply_it():
+    for line in ['charting failed for 患者：赵六 身份证 110105198802034521 bed 7',
+                 'id_card: 110101199003071234 password=abc token: xyz',
+                 'postgresql://u:p@h/db Authorization: Bearer abcdefghijk']:
+        once = redact_text(line)
+        assert redact_text(once) == once
+    assert redact_text('患者：赵六 身份证 110105198802034521') == '患者：[redacted] 身份证 [id redacted]'

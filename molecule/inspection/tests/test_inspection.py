@@ -21,9 +21,14 @@ import host_inspection  # noqa: E402
 from ansible.module_utils.dialysis_store import RecordStore  # noqa: E402
 
 HEALTHY, UNHEALTHY = 'hd-app-01', 'hd-db-01'
+PATIENT_NAME, PATIENT_ID = '赵六', '110105198802034521'
 NEW_LINES = ['2026-11-26 03:10:00 ERROR dialysis machine HD-09 stopped sending data',
              '2026-11-26 03:10:05 INFO reconnecting',
-             '2026-11-26 03:10:09 FATAL interface queue full, password=Secr3tValue']
+             '2026-11-26 03:10:09 FATAL interface queue full, password=Secr3tValue',
+             '2026-11-26 03:10:12 ERROR charting failed for 患者：%s 身份证 %s bed 7'
+             % (PATIENT_NAME, PATIENT_ID)]
+SECRETS = ['Secr3tValue', PATIENT_NAME, PATIENT_ID]
+REPORTS = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'reports')
 
 
 def host(name):
@@ -131,15 +136,16 @@ def test_next_inspection_reports_only_lines_added_since():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     _, latest = inspections()[-1]
     items = dict((i['item'], i) for i in latest[UNHEALTHY]['items'])
-    assert items['log:app']['value'] == 2
+    assert items['log:app']['value'] == 3
     assert items['log:app']['samples'] == [
-        NEW_LINES[0], '2026-11-26 03:10:09 FATAL interface queue full, password=********']
+        NEW_LINES[0], '2026-11-26 03:10:09 FATAL interface queue full, password=********',
+        '2026-11-26 03:10:12 ERROR charting failed for 患者：[redacted] 身份证 [id redacted] bed 7']
     assert anomalies(latest[HEALTHY]) == expected_clock()
-    with open(os.path.join(RECORDS, 'index.jsonl')) as handle:
-        assert 'Secr3tValue' not in handle.read()
     for name in os.listdir(RECORDS):
-        with open(os.path.join(RECORDS, name)) as handle:
-            assert 'Secr3tValue' not in handle.read(), name
+        with open(os.path.join(RECORDS, name), encoding='utf-8') as handle:
+            text = handle.read()
+        for secret in SECRETS:
+            assert secret not in text, (secret, name)
 
 
 def test_every_line_of_every_records_file_parses():
@@ -149,3 +155,93 @@ def test_every_line_of_every_records_file_parses():
         with open(os.path.join(RECORDS, name)) as handle:
             for line in handle:
                 assert isinstance(json.loads(line), dict)
+
+
+def run_report(*extra):
+    env = dict(os.environ, DIALYSIS_RECORDS_DIR=RECORDS, DIALYSIS_REPORTS_DIR=REPORTS)
+    proc = subprocess.run(['ansible-playbook', '-i', INVENTORY,
+                           os.path.join(PROJECT, 'playbooks', 'report.yml')] + list(extra),
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def sheet_rows_for(host, item):
+    import openpyxl
+    month = sorted(n for n in os.listdir(REPORTS) if n[:4].isdigit())[-1]
+    book = openpyxl.load_workbook(os.path.join(REPORTS, month, 'inspection-sheet-%s.xlsx' % month))
+    ws = book['血透信息管理系统']
+    header = [c.value for c in ws[1]]
+    rows = [dict(zip(header, [c.value for c in row], strict=True)) for row in ws.iter_rows(min_row=2)]
+    return month, [r for r in rows if r['主机'] == host and r['巡检项目'] == item]
+
+
+def test_report_shows_the_anomaly_then_its_resolution_and_keeps_the_engineers_text():
+    import yaml
+    out = run_report()
+    month, rows = sheet_rows_for(UNHEALTHY, '服务 dialysis-collector.service')
+    assert rows and all(r['结果'] == '异常' and r['状态'] == '未解决' for r in rows)
+    assert rows[0]['异常描述'] == '服务 dialysis-collector.service 状态为 inactive（应为 active）'
+    _, healthy = sheet_rows_for(HEALTHY, '服务 dialysis-collector.service')
+    assert healthy and all(r['结果'] == '正常' and not r['异常描述'] for r in healthy)
+    assert 'inspection-sheet-%s.xlsx' % month in out
+    ann_path = os.path.join(REPORTS, 'annotations', '%s.yml' % month)
+    aid = '%s:%s:service:dialysis-collector.service' % (month, UNHEALTHY)
+    with open(ann_path, encoding='utf-8') as handle:
+        text = handle.read()
+    assert aid in text
+    feedback = '2026-11-26 10:30 电话告知信息科张工'
+    resolution = '重新启动采集服务，确认数据恢复上传'
+    assert yaml.safe_load(text)['anomalies'][aid]['feedback'] == ''
+    # The engineer edits the two fields of that entry in place, and adds a comment.
+    lines = text.splitlines()
+    start = [i for i, ln in enumerate(lines) if ln.strip().strip("'\"").startswith(aid)][0]
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith('    feedback:'):
+            lines[i] = "    feedback: '%s'  # 工程师填写" % feedback
+        elif lines[i].startswith('    resolution:'):
+            lines[i] = "    resolution: '%s'" % resolution
+            break
+    with open(ann_path, 'w', encoding='utf-8') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    run_report()
+    _, rows = sheet_rows_for(UNHEALTHY, '服务 dialysis-collector.service')
+    assert all(r['状态'] == '已解决' and r['异常反馈'] == feedback and r['处理结果'] == resolution
+               for r in rows)
+    report = os.path.join(REPORTS, month, 'monthly-inspection-report-%s.pdf' % month)
+    pdf_text = subprocess.run(['pdftotext', report, '-'], capture_output=True, text=True,
+                              check=True).stdout
+    assert '月度巡检报告' in pdf_text and resolution in pdf_text.replace('\n', '')
+    # A further run (a new inspection in between) keeps the engineer's words and comment.
+    h = host(UNHEALTHY)
+    h.run_test("echo '2026-11-26 04:00:00 ERROR another' >> /var/log/dialysis/app.log")
+    env = dict(os.environ, DIALYSIS_RECORDS_DIR=RECORDS)
+    subprocess.run(['ansible-playbook', '-i', INVENTORY, os.path.join(PROJECT, 'playbooks', 'inspect.yml'),
+                    '-e', 'inspect_report=false'], env=env, capture_output=True, check=True, timeout=600)
+    run_report()
+    with open(ann_path, encoding='utf-8') as handle:
+        after = handle.read()
+    assert "feedback: '%s'  # 工程师填写" % feedback in after
+    assert yaml.safe_load(after)['anomalies'][aid]['resolution'] == resolution
+
+
+def test_no_secret_or_patient_data_in_any_document():
+    import openpyxl
+    run_report()
+    checked = 0
+    for root, _, files in os.walk(REPORTS):
+        for name in files:
+            path = os.path.join(root, name)
+            if name.endswith('.pdf'):
+                text = subprocess.run(['pdftotext', path, '-'], capture_output=True, text=True,
+                                      check=True).stdout
+            elif name.endswith('.xlsx'):
+                book = openpyxl.load_workbook(path)
+                text = '\n'.join(str(c.value) for ws in book for row in ws.iter_rows() for c in row)
+            else:
+                with open(path, encoding='utf-8') as handle:
+                    text = handle.read()
+            for secret in SECRETS:
+                assert secret not in text, (secret, path)
+            checked += 1
+    assert checked >= 5  # xlsx, sheet html, report html, pdf, annotations
