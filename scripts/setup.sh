@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 # --- system packages (Debian/Ubuntu) -----------------------------------------
-apt_packages=(fonts-wqy-microhei fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
+apt_packages=(fonts-wqy-microhei fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${apt_packages[@]}"; do

@@ -133,12 +133,12 @@ def collect(records_dir, label, start, end, expected_hosts, t, tz):
             row = {'time': time_text, 'when': when, 'system': entry['system'], 'host': host,
                    'item': item.get('item', ''), 'value': item.get('value'), 'unit': item.get('unit'),
                    'threshold': item.get('threshold'), 'status': status,
-                   'engineer': ctx.get('operator') or '', 'anomaly_id': None}
+                   'engineer': ctx.get('operator') or '', 'anomaly_id': None, 'description': ''}
             if status != 'ok':
                 aid = anomaly_id(label, host, row['item'])
                 row['anomaly_id'] = aid
                 found = anomalies.get(aid)
-                description = t.describe(item)
+                description = row['description'] = t.describe(item)
                 if found is None:
                     anomalies[aid] = {'id': aid, 'host': host, 'system': entry['system'],
                                       'item': row['item'], 'severity': status,
@@ -202,7 +202,7 @@ class Annotations(object):
 
     def __init__(self, path):
         self.path = path
-        self.doc = None
+        self.raw = None
         self.entries = {}
 
     def load(self):
@@ -212,7 +212,8 @@ class Annotations(object):
         yaml = _yaml()
         try:
             with open(self.path, encoding='utf-8') as handle:
-                doc = yaml.load(handle)
+                self.raw = handle.read()
+            doc = yaml.load(self.raw)
         except Exception as exc:  # ruamel raises several types; all carry a mark
             mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
             where = '%s:%d' % (self.path, mark.line + 1) if mark is not None else self.path
@@ -247,7 +248,6 @@ class Annotations(object):
                     raise ReportError('%s: anomalies[%r].%s: expected text, got %s'
                                       % (kwhere, aid, key, type(value).__name__))
             self.entries[str(aid)] = dict((k, '' if v is None else str(v)) for k, v in entry.items())
-        self.doc = doc
         return self
 
     def new_entries(self, anomalies):
@@ -255,28 +255,50 @@ class Annotations(object):
 
     def render_with(self, anomalies, label, language):
         """The file's text with one entry appended per new anomaly (None when
-        there is nothing new). Existing entries are left exactly as they are."""
+        there is nothing new). The existing text is kept byte for byte: new
+        entries are appended below it, never re-serialised with it."""
         new = self.new_entries(anomalies)
         if not new:
             return None
+        import io
+
         from ruamel.yaml.comments import CommentedMap
-        doc = self.doc
-        if doc is None:
-            doc = CommentedMap()
-            doc.yaml_set_start_comment(ANNOTATION_HEADER[language].format(label=label))
-        if doc.get('anomalies') is None:
-            doc['anomalies'] = CommentedMap()
+        block = CommentedMap()
         for anomaly in new:
             entry = CommentedMap()
             for key in ('host', 'item', 'system', 'severity', 'first_seen', 'description'):
                 entry[key] = anomaly[key]
             entry['feedback'] = ''
             entry['resolution'] = ''
-            doc['anomalies'][anomaly['id']] = entry
-        import io
+            block[anomaly['id']] = entry
+        doc = CommentedMap()
+        doc['anomalies'] = block
         out = io.StringIO()
         _yaml().dump(doc, out)
-        return out.getvalue()
+        dumped = out.getvalue()
+        if self.entries and self.raw is not None:
+            # Block mapping with entries: append ours (without the key line).
+            text = self.raw if self.raw.endswith('\n') else self.raw + '\n'
+            text += dumped.split('\n', 1)[1]
+            try:
+                check = _yaml().load(text)
+            except Exception:  # appending to a flow-style mapping breaks the syntax
+                check = None
+            if check is not None and len(check['anomalies']) == len(self.entries) + len(new):
+                return text
+            # A flow-style mapping cannot be extended by appending lines: rewrite
+            # it whole, keeping comments and quotes.
+            full = _yaml()
+            full.preserve_quotes = True
+            doc = full.load(self.raw)
+            for key, value in block.items():
+                doc['anomalies'][key] = value
+            out = io.StringIO()
+            full.dump(doc, out)
+            return out.getvalue()
+        header = ''.join('# %s\n' % line if line else '#\n'
+                         for line in ANNOTATION_HEADER[language].format(label=label).splitlines())
+        return header + dumped
 
 
 def _line(mapping, key):
@@ -321,7 +343,7 @@ def sheet_rows(model, t, lead):
         value_text = value if (unit == '' or value is None) else '%s %s' % (_num(value), unit)
         yield [row['time'], t.system(row['system']), row['host'], t.item_label(row['item']),
                value_text if value_text is not None else '', threshold_text, t.result(row['status']),
-               anomaly['description'] if anomaly else '', anomaly['feedback'] if anomaly else '',
+               row['description'], anomaly['feedback'] if anomaly else '',
                anomaly['resolution'] if anomaly else '', row['engineer'], lead,
                (t('status_resolved') if anomaly['resolved'] else t('status_open')) if anomaly else '',
                row['anomaly_id'] or '']
@@ -445,7 +467,7 @@ def trend_svg(points, t, width=640, height=170):
     else:
         t0, t1 = usable[0][0], usable[-1][0]
         span = max((t1 - t0).total_seconds(), 1.0)
-        for key, index, colour in series:
+        for _key, index, colour in series:
             coords = []
             for point in usable:
                 if point[index] is None:

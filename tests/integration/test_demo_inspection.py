@@ -18,6 +18,7 @@ def run_inspect(tmp_path, extravars=None, cmdline=None, launcher='cron'):
     env = {
         'ANSIBLE_CONFIG': os.path.join(ROOT, 'ansible.cfg'),
         'DIALYSIS_RECORDS_DIR': str(records),
+        'DIALYSIS_REPORTS_DIR': str(tmp_path / 'reports'),
         'PATH': os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
     }
     if launcher:
@@ -55,6 +56,12 @@ def test_demo_inspection_records_the_whole_host(tmp_path):
     assert any(i.startswith('log:') for i in ids)
     assert record['metrics']['filesystems'] and record['metrics']['cpu']['cpu_count'] >= 1
     assert (state / 'inspection-logscan.json').exists()
+    # The run ends with this month's documents, and says where they are.
+    out = result.stdout.read()
+    for suffix in ('.xlsx', '.html', '.pdf'):
+        paths = [p for p in (tmp_path / 'reports').rglob('*' + suffix)]
+        assert paths, suffix
+        assert all(str(p) in out for p in paths), suffix
 
 
 def test_launch_through_runner_and_awx_is_detected(tmp_path):

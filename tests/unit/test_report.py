@@ -1,0 +1,249 @@
+"""The report: record sheet and inspection report from a record store."""
+
+import datetime
+import json
+import os
+import subprocess
+
+import openpyxl
+import pytest
+from ansible.module_utils.dialysis_report import ReportError, build_report, period_bounds
+
+TZ = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def item(name, value, status, unit='%', warning=85, critical=95):
+    return {'item': name, 'value': value, 'status': status, 'unit': unit,
+            'threshold': {'warning': warning, 'critical': critical}, 'message': 'm'}
+
+
+def inspection_record(system, disk, mem=40.0, cpu=10.0):
+    status = 'critical' if disk >= 95 else 'ok'
+    return {'kind': 'inspection', 'system': system, 'status': status,
+            'anomalies': int(status != 'ok'),
+            'items': [item('disk:/var/lib/postgresql', disk, status),
+                      item('memory:ram', mem, 'ok'),
+                      {'item': 'service:hdis.service', 'value': 'active', 'status': 'ok',
+                       'message': 'ok'}],
+            'metrics': {'filesystems': [{'mount': '/', 'percent': disk}], 'memory': {'percent': mem},
+                        'cpu': {'cpu_percent': cpu}}}
+
+
+def write_run(records, when, results):
+    records.mkdir(exist_ok=True)
+    run_id = when.strftime('%Y%m%dT%H%M%SZ') + '-%04x' % (len(os.listdir(records)))
+    stamp = when.isoformat()
+    lines = [{'type': 'run', 'run_id': run_id, 'started': stamp, 'playbook': 'inspect.yml'}]
+    for host, status, record in results:
+        lines.append({'type': 'result', 'run_id': run_id, 'host': host, 'status': status,
+                      'task': 'inspection : Gather the inspection in one module call',
+                      'started': stamp, 'ended': stamp, 'operator': 'li.si', 'record': record})
+    (records / ('%s.jsonl' % run_id)).write_text(''.join(json.dumps(x) + '\n' for x in lines))
+
+
+@pytest.fixture
+def store(tmp_path):
+    records = tmp_path / 'records'
+    for day, disk in ((3, 80.0), (10, 96.5), (17, 97.0)):
+        write_run(records, datetime.datetime(2026, 11, day, 7, 0, tzinfo=TZ), [
+            ('hd-db-01', 'ok', inspection_record('hemodialysis', disk)),
+            ('ckd-app-01', 'ok', inspection_record('ckd', 50.0)),
+        ])
+    unreachable = {'kind': 'inspection', 'system': 'ckd', 'status': 'critical', 'anomalies': 1,
+                   'items': [{'item': 'host:reachability', 'value': 'unreachable',
+                              'status': 'critical', 'message': 'Host could not be reached'}]}
+    write_run(records, datetime.datetime(2026, 11, 24, 7, 0, tzinfo=TZ),
+              [('ckd-app-01', 'unreachable', unreachable)])
+    # A run in October must not appear in the November documents.
+    write_run(records, datetime.datetime(2026, 10, 31, 7, 0, tzinfo=TZ),
+              [('hd-db-01', 'ok', inspection_record('hemodialysis', 99.0))])
+    return tmp_path
+
+
+def params(root, **extra):
+    base = {
+        'records_dir': str(root / 'records'), 'output_dir': str(root / 'out'),
+        'annotations_dir': str(root / 'out' / 'annotations'), 'period': 'month',
+        'month': '2026-11', 'quarter': '', 'language': 'zh', 'timezone': 'Asia/Shanghai',
+        'expected_hosts': {'hd-db-01': 'hemodialysis', 'ckd-app-01': 'ckd', 'pd-app-01': 'pd'},
+        'project_lead': '王工', 'hospital': '示例医院', 'formats': ['xlsx', 'html', 'pdf'],
+        'check_mode': False,
+    }
+    base.update(extra)
+    return base
+
+
+@pytest.fixture
+def templates(repo_root):
+    return os.path.join(repo_root, 'roles', 'report', 'templates')
+
+
+def sheet(path, name):
+    ws = openpyxl.load_workbook(path)[name]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    return ws, rows[0], [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_period_bounds():
+    label, start, end = period_bounds('month', '2026-12')
+    assert label == '2026-12' and start.isoformat() == '2026-12-01T00:00:00+08:00'
+    assert end.isoformat() == '2027-01-01T00:00:00+08:00'
+    label, start, end = period_bounds('quarter', quarter='2026-Q4')
+    assert (label, start.month, end.year, end.month) == ('2026-Q4', 10, 2027, 1)
+    assert period_bounds('month', today=datetime.date(2026, 2, 9))[0] == '2026-02'
+    with pytest.raises(ReportError, match=r"report_month: expected a month as YYYY-MM .* got '2026-13'"):
+        period_bounds('month', '2026-13')
+    with pytest.raises(ReportError, match='report_quarter: expected a quarter as YYYY-Qn'):
+        period_bounds('quarter', quarter='Q4')
+    with pytest.raises(ReportError, match='report_period: expected month or quarter'):
+        period_bounds('year')
+
+
+def test_sheet_has_one_row_per_item_with_the_contract_columns(store, templates):
+    result = build_report(params(store), templates)
+    assert result['changed'] and result['label'] == '2026-11'
+    wb = openpyxl.load_workbook(result['paths']['xlsx'])
+    assert wb.sheetnames == ['汇总', '血透信息管理系统', 'CKD 管理系统', '腹透管理系统']
+    ws, header, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
+    assert header[:13] == ['巡检时间', '系统', '主机', '巡检项目', '测量值', '阈值', '结果', '异常描述',
+                           '异常反馈', '处理结果', '巡检工程师', '项目负责人', '状态']
+    assert ws.freeze_panes == 'A2' and ws.auto_filter.ref.startswith('A1:')
+    assert len(rows) == 3 * 3  # 3 inspections x 3 items, October left out
+    disk = [r for r in rows if r['巡检项目'] == '磁盘空间 /var/lib/postgresql']
+    assert [r['结果'] for r in disk] == ['正常', '异常', '异常']
+    assert disk[1]['测量值'] == '96.5 %' and disk[1]['阈值'] == '85/95'
+    assert disk[1]['异常描述'] == '文件系统 /var/lib/postgresql 使用率 96.5%，超过严重阈值 95%'
+    assert disk[1]['状态'] == '未解决' and disk[1]['项目负责人'] == '王工'
+    assert disk[1]['巡检时间'] == '2026-11-10 07:00' and disk[1]['巡检工程师'] == 'li.si'
+    _, _, ckd = sheet(result['paths']['xlsx'], 'CKD 管理系统')
+    assert [r['巡检项目'] for r in ckd if r['结果'] == '异常'] == ['主机可达性']
+
+
+def test_report_lists_missing_and_unreachable_hosts_and_renders_chinese_pdf(store, templates):
+    result = build_report(params(store), templates)
+    with open(result['paths']['html'], encoding='utf-8') as handle:
+        html = handle.read()
+    assert 'pd-app-01' in html and '本期无巡检记录' in html
+    assert 'ckd-app-01' in html and '最近一次巡检不可达' in html
+    assert '<svg' in html and 'polyline' in html
+    assert not any(ref in html for ref in ('src="http', "url(http", '<link', '<script'))
+    assert result['missing_hosts'] == ['ckd-app-01', 'pd-app-01']
+    text = subprocess.run(['pdftotext', result['paths']['pdf'], '-'], capture_output=True,
+                          text=True, check=True).stdout
+    for words in ('月度巡检报告', '血透信息管理系统', '未巡检或不可达的主机', '王工', '签字确认'):
+        assert words in text
+    fonts = subprocess.run(['pdffonts', result['paths']['pdf']], capture_output=True, text=True,
+                           check=True).stdout
+    assert all(line.split()[-5] == 'yes' for line in fonts.splitlines()[2:])  # every font embedded
+
+
+def test_english_is_one_variable_away(store, templates):
+    result = build_report(params(store, language='en', formats=['xlsx', 'html']), templates)
+    _, header, rows = sheet(result['paths']['xlsx'], 'Hemodialysis information system')
+    assert header[:3] == ['Inspection time', 'System', 'Host']
+    assert 'Filesystem /var/lib/postgresql is 96.5% full' in rows[3]['Anomaly']
+    with open(result['paths']['html'], encoding='utf-8') as handle:
+        assert 'Monthly inspection report' in handle.read()
+
+
+def test_second_run_without_new_records_changes_nothing(store, templates):
+    first = build_report(params(store), templates)
+    mtime = os.path.getmtime(first['paths']['xlsx'])
+    again = build_report(params(store), templates)
+    assert again['changed'] is False and os.path.getmtime(first['paths']['xlsx']) == mtime
+    write_run(store / 'records', datetime.datetime(2026, 11, 25, 7, 0, tzinfo=TZ),
+              [('hd-db-01', 'ok', inspection_record('hemodialysis', 70.0))])
+    assert build_report(params(store), templates)['changed'] is True
+
+
+def test_check_mode_writes_nothing(store, templates):
+    result = build_report(params(store, check_mode=True), templates)
+    assert result['changed'] is True
+    assert not (store / 'out').exists()
+
+
+def annotate(path, aid, feedback, resolution):
+    lines = path.read_text(encoding='utf-8').splitlines()
+    start = [i for i, ln in enumerate(lines) if ln.strip().startswith(aid)][0]
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith('    feedback:'):
+            lines[i] = "    feedback: '%s'   # 已电话通知" % feedback
+        elif lines[i].startswith('    resolution:'):
+            lines[i] = "    resolution: '%s'" % resolution
+            break
+    path.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+
+
+def test_annotations_resolve_anomalies_and_survive_further_runs(store, templates):
+    result = build_report(params(store), templates)
+    ann = store / 'out' / 'annotations' / '2026-11.yml'
+    aid = '2026-11:hd-db-01:disk:/var/lib/postgresql'
+    assert aid in result['new_anomalies'] and ann.read_text(encoding='utf-8').startswith('# 巡检异常')
+    annotate(ann, aid, '2026-11-10 09:00 告知信息科张工', '清理过期备份，使用率降至 61%')
+    result = build_report(params(store), templates)
+    assert result['changed'] is True and result['new_anomalies'] == []
+    _, _, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
+    resolved = [r for r in rows if r['异常编号'] == aid]
+    assert len(resolved) == 2 and all(r['状态'] == '已解决' for r in resolved)
+    assert resolved[0]['处理结果'] == '清理过期备份，使用率降至 61%'
+    # A new anomaly appears later: it is appended; the engineer's lines stay byte for byte.
+    before = ann.read_text(encoding='utf-8')
+    write_run(store / 'records', datetime.datetime(2026, 11, 26, 7, 0, tzinfo=TZ),
+              [('hd-db-01', 'ok', dict(inspection_record('hemodialysis', 60.0), items=[
+                  item('memory:ram', 97.0, 'critical')]))])
+    result = build_report(params(store), templates)
+    after = ann.read_text(encoding='utf-8')
+    assert result['new_anomalies'] == ['2026-11:hd-db-01:memory:ram']
+    assert after.startswith(before)
+    assert "feedback: '2026-11-10 09:00 告知信息科张工'   # 已电话通知" in after
+
+
+@pytest.mark.parametrize('content,expected', [
+    ('anomalies:\n  x: {feedback: "a"\n', r'2026-11\.yml:\d+: not valid YAML'),
+    ('anomalies:\n  "2026-11:h:i":\n    feedback: ok\n    fedback: typo\n',
+     r"2026-11\.yml:4: anomalies\['2026-11:h:i'\]\.fedback: unknown key; expected one of"),
+    ('anomalies:\n  "2026-11:h:i":\n    resolution: [a, b]\n',
+     r"2026-11\.yml:3: anomalies\['2026-11:h:i'\]\.resolution: expected text, got"),
+    ('anomaly: {}\n', r"2026-11\.yml:1: unknown key 'anomaly'"),
+])
+def test_malformed_annotations_are_rejected_and_documents_stay(store, templates, content, expected):
+    first = build_report(params(store), templates)
+    before = dict((k, open(p, 'rb').read()) for k, p in first['paths'].items())
+    ann = store / 'out' / 'annotations' / '2026-11.yml'
+    ann.write_text(content, encoding='utf-8')
+    write_run(store / 'records', datetime.datetime(2026, 11, 27, 7, 0, tzinfo=TZ),
+              [('hd-db-01', 'ok', inspection_record('hemodialysis', 50.0))])
+    with pytest.raises(ReportError, match=expected):
+        build_report(params(store), templates)
+    assert ann.read_text(encoding='utf-8') == content
+    for key, path in first['paths'].items():
+        assert open(path, 'rb').read() == before[key], key
+    assert not [n for n in os.listdir(store / 'out') if n.startswith('.staging-')]
+
+
+def test_flow_style_annotations_are_extended_too(store, templates):
+    build_report(params(store, formats=['xlsx']), templates)
+    ann = store / 'out' / 'annotations' / '2026-11.yml'
+    ann.write_text("anomalies: {'2026-11:hd-db-01:disk:/var/lib/postgresql': "
+                   "{feedback: 'told Zhang', resolution: 'cleaned'}}\n", encoding='utf-8')
+    result = build_report(params(store, formats=['xlsx']), templates)
+    import yaml
+    data = yaml.safe_load(ann.read_text(encoding='utf-8'))['anomalies']
+    assert data['2026-11:hd-db-01:disk:/var/lib/postgresql'] == {'feedback': 'told Zhang',
+                                                                 'resolution': 'cleaned'}
+    assert len(data) == 1 + len(result['new_anomalies']) and result['new_anomalies']
+
+
+def test_quarter_collects_three_months(store, templates):
+    result = build_report(params(store, period='quarter', quarter='2026-Q4', formats=['xlsx']),
+                          templates)
+    _, _, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
+    assert len(rows) == 4 * 3  # October's run is in Q4 too
+    assert os.path.basename(result['paths']['xlsx']) == 'inspection-sheet-2026-Q4.xlsx'
+
+
+def test_unknown_format_and_language_are_named(store, templates):
+    with pytest.raises(ReportError, match='report_formats: unknown format'):
+        build_report(params(store, formats=['docx']), templates)
+    with pytest.raises(ValueError, match='report_language: expected one of zh, en'):
+        build_report(params(store, language='fr'), templates)
