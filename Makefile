@@ -30,5 +30,10 @@ molecule: setup-testhosts
 
 test: lint unit molecule
 
+# Benchmark (not part of `make test`): BENCH_HOSTS (50), BENCH_ROUNDS (3); see bench/README.md.
+.PHONY: bench
+bench: setup-testhosts
+	python3 bench/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
