@@ -47,8 +47,15 @@ def inspections():
     return sorted(runs.items())
 
 
+# Containers see the kernel's /proc/stat and load average: on test hosts the CPU items
+# measure the whole CI machine (controller, both hosts, anything else running), which
+# no scenario controls. They are checked for presence and form, not for their status.
+MACHINE_WIDE = ('cpu:usage', 'cpu:load')
+
+
 def anomalies(record):
-    return dict((i['item'], i['status']) for i in record['items'] if i['status'] != 'ok')
+    return dict((i['item'], i['status']) for i in record['items']
+                if i['status'] != 'ok' and i['item'] not in MACHINE_WIDE)
 
 
 def expected_clock():
@@ -90,7 +97,11 @@ def test_first_inspection_names_exactly_the_planted_anomalies():
     assert all('ERROR' in s for s in items['log:app']['samples'])
     assert items['service:dialysis-collector.service']['value'] == 'inactive'
     assert first[UNHEALTHY]['system'] == 'hemodialysis'
-    assert first[UNHEALTHY]['status'] == 'critical' and first[HEALTHY]['status'] in ('ok', 'warning')
+    assert first[UNHEALTHY]['status'] == 'critical'
+    for name in (HEALTHY, UNHEALTHY):
+        cpu = dict((i['item'], i) for i in first[name]['items'] if i['item'] in MACHINE_WIDE)
+        assert sorted(cpu) == sorted(MACHINE_WIDE)
+        assert 0 <= cpu['cpu:usage']['value'] <= 100 and cpu['cpu:load']['value'] >= 0
 
 
 def test_disk_figure_matches_df_on_the_host():
