@@ -499,6 +499,22 @@ def _esc(text):
             .replace('"', '&quot;'))
 
 
+def sheet_body_html(model, t, lead):
+    """The sheet's table rows as HTML. Built here rather than in the template:
+    a quarter of 50 hosts is ~80,000 rows, and a Jinja loop over every cell
+    costs seconds where joining escaped strings costs a fraction of one."""
+    from markupsafe import Markup, escape
+    resolved = t('status_resolved')
+    status_col = SHEET_COLUMNS.index('col_status')
+    out = []
+    for values in sheet_rows(model, t, lead):
+        status = values[status_col]
+        css = '' if not status else (' class="resolved"' if status == resolved else ' class="r-warning"')
+        out.append('<tr%s><td>%s</td></tr>' % (css, '</td><td>'.join(
+            str(escape('' if v is None else v)) for v in values)))
+    return Markup('\n'.join(out))
+
+
 def render_html(template_dir, name, context):
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir),
@@ -649,7 +665,8 @@ def build_report(params, template_dir, now=None):
                 with open(os.path.join(staging, names['html']), 'w', encoding='utf-8') as handle:
                     handle.write(report_html)
                 sheet_html = render_html(template_dir, 'inspection_sheet.html.j2',
-                                         dict(context, rows=sheet_rows(model, t, params['project_lead'])))
+                                         dict(context, body=sheet_body_html(model, t,
+                                                                            params['project_lead'])))
                 with open(os.path.join(staging, names['sheet_html']), 'w', encoding='utf-8') as handle:
                     handle.write(sheet_html)
             if 'pdf' in wanted:

@@ -115,6 +115,11 @@ def test_sheet_has_one_row_per_item_with_the_contract_columns(store, templates):
     assert disk[1]['异常描述'] == '文件系统 /var/lib/postgresql 使用率 96.5%，超过严重阈值 95%'
     assert disk[1]['状态'] == '未解决' and disk[1]['项目负责人'] == '王工'
     assert disk[1]['巡检时间'] == '2026-11-10 07:00' and disk[1]['巡检工程师'] == 'li.si'
+    with open(result['paths']['sheet_html'], encoding='utf-8') as handle:
+        html = handle.read()
+    body = html.split('<tbody>')[1].split('</tbody>')[0]
+    assert body.count('<tr') == 9 + 3 * 3 + 1  # every row of every system: hd, ckd + unreachable
+    assert '<td>2026-11-10 07:00</td><td>血透信息管理系统</td><td>hd-db-01</td>' in html
     _, _, ckd = sheet(result['paths']['xlsx'], 'CKD 管理系统')
     assert [r['巡检项目'] for r in ckd if r['结果'] == '异常'] == ['主机可达性']
 
