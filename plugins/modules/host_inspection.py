@@ -97,7 +97,7 @@ options:
   cpu_sample_seconds:
     description: Length of the CPU sampling window.
     type: float
-    default: 1.0
+    default: 0.5
   top_processes:
     description: How many processes to list by CPU and by memory.
     type: int
@@ -458,7 +458,7 @@ def run_module():
                                   choices=['emerg', 'alert', 'crit', 'err', 'warning']),
             journal_initial_since=dict(type='str', default='-24h'),
             state_dir=dict(type='path', default='/var/lib/dialysis-ops'),
-            cpu_sample_seconds=dict(type='float', default=1.0),
+            cpu_sample_seconds=dict(type='float', default=0.5),
             top_processes=dict(type='int', default=5),
             log_max_bytes=dict(type='int', default=64 * 1024 * 1024),
             log_max_samples=dict(type='int', default=3),

@@ -105,3 +105,34 @@ def test_broken_inventory_value_fails_before_any_host_is_touched(tmp_path, thres
 def _cleanup(tmp_path):
     yield
     shutil.rmtree(tmp_path / 'runner', ignore_errors=True)
+
+
+def test_one_broken_host_stops_every_host_before_inspection(tmp_path):
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(
+        'all:\n'
+        '  vars:\n'
+        '    ansible_connection: local\n'
+        '    ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
+        '    dialysis_project_lead: lead\n'
+        '  hosts:\n'
+        '    good-01: {}\n'
+        '    good-02: {}\n'
+        '    broken-01:\n'
+        '      inspection_filesystem_thresholds: {"/srv": {warning: 99, critical: 90}}\n')
+    records = tmp_path / 'records'
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               DIALYSIS_RECORDS_DIR=str(records), DIALYSIS_REPORTS_DIR=str(tmp_path / 'reports'),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    import subprocess
+    proc = subprocess.run(['ansible-playbook', '-i', str(inventory),
+                           os.path.join(ROOT, 'playbooks', 'inspect.yml'),
+                           '-e', 'inspection_state_dir=%s' % (tmp_path / 'state')],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert ("inspection_filesystem_thresholds['/srv']: warning (99) must not be above "
+            "critical (90)") in proc.stdout
+    lines = lines_of(records)
+    assert not any(ln.get('action') == 'host_inspection' for ln in lines)
+    assert not (tmp_path / 'state').exists()
+    assert not (tmp_path / 'reports').exists()
