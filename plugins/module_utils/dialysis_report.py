@@ -654,8 +654,15 @@ def build_report(params, template_dir, now=None):
                'language': params['language'], 'columns': [t(c) for c in SHEET_COLUMNS]}
     staging = staging_dir(out_dir)
     try:
+        wait_xlsx = None
         if 'xlsx' in wanted:
-            write_xlsx(model, t, params['project_lead'], meta, os.path.join(staging, names['xlsx']))
+            xlsx_args = (model, t, params['project_lead'], meta, os.path.join(staging, names['xlsx']))
+            if len(wanted) > 1 and (os.cpu_count() or 1) > 1 and hasattr(os, 'fork'):
+                # The sheet and the PDF are the two big costs and share nothing:
+                # write the sheet in a forked child while this process prints the PDF.
+                wait_xlsx = run_forked(write_xlsx, xlsx_args, 'the XLSX sheet')
+            else:
+                write_xlsx(*xlsx_args)
         if 'sheet_html' in wanted or 'html' in wanted or 'pdf' in wanted:
             charts = dict((h, trend_svg(e['trend'], t)) for h, e in model['hosts'].items())
             context['charts'] = charts
@@ -673,10 +680,44 @@ def build_report(params, template_dir, now=None):
                 pdf_html = render_html(template_dir, 'inspection_report.html.j2',
                                        dict(context, for_pdf=True))
                 write_pdf(pdf_html, os.path.join(staging, names['pdf']), template_dir)
+        if wait_xlsx is not None:
+            wait_xlsx()
+            wait_xlsx = None
         result['paths'] = publish(staging, wanted, out_dir)
         atomic_write_text(manifest_path, json.dumps({'digest': fingerprint, 'files': wanted,
                                                      'generated_at': meta['generated_at']}))
     finally:
+        if wait_xlsx is not None:  # an error above: do not leave the child behind
+            try:
+                wait_xlsx()
+            except ReportError:
+                pass
         remove_tree(staging)
     result['changed'] = True
     return result
+
+
+def run_forked(func, args, what):
+    """Run func(*args) in a forked child; return a function that waits for it
+    and raises ReportError with the child's error if it failed."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        code = 0
+        try:
+            func(*args)
+        except BaseException as exc:  # report everything to the parent
+            os.write(write_fd, ('%s: %s' % (type(exc).__name__, exc)).encode('utf-8')[:4000])
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+
+    def wait():
+        with os.fdopen(read_fd, 'rb') as handle:
+            error = handle.read().decode('utf-8', 'replace')
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise ReportError('writing %s failed: %s' % (what, error or 'exit status %d' % status))
+    return wait

@@ -252,3 +252,20 @@ def test_unknown_format_and_language_are_named(store, templates):
         build_report(params(store, formats=['docx']), templates)
     with pytest.raises(ValueError, match='report_language: expected one of zh, en'):
         build_report(params(store, language='fr'), templates)
+
+
+def test_a_failing_writer_leaves_the_previous_documents(store, templates, monkeypatch):
+    from ansible.module_utils import dialysis_report
+    first = build_report(params(store), templates)
+    before = dict((k, open(p, 'rb').read()) for k, p in first['paths'].items())
+    write_run(store / 'records', datetime.datetime(2026, 11, 28, 7, 0, tzinfo=TZ),
+              [('hd-db-01', 'ok', inspection_record('hemodialysis', 50.0))])
+
+    def broken(*args):
+        raise IOError('disk full')
+    monkeypatch.setattr(dialysis_report, 'write_xlsx', broken)
+    with pytest.raises(ReportError, match='writing the XLSX sheet failed: OSError: disk full'):
+        build_report(params(store), templates)
+    for key, path in first['paths'].items():
+        assert open(path, 'rb').read() == before[key], key
+    assert not [n for n in os.listdir(store / 'out') if n.startswith('.staging-')]
