@@ -681,8 +681,8 @@ def build_report(params, template_dir, now=None):
                                        dict(context, for_pdf=True))
                 write_pdf(pdf_html, os.path.join(staging, names['pdf']), template_dir)
         if wait_xlsx is not None:
-            wait_xlsx()
-            wait_xlsx = None
+            waiter, wait_xlsx = wait_xlsx, None
+            waiter()
         result['paths'] = publish(staging, wanted, out_dir)
         atomic_write_text(manifest_path, json.dumps({'digest': fingerprint, 'files': wanted,
                                                      'generated_at': meta['generated_at']}))
