@@ -64,9 +64,50 @@ def log_errors(logs, varname='inspection_logs'):
     return errors
 
 
+SETTINGS = ('inspection_thresholds', 'inspection_filesystem_thresholds',
+            'inspection_system_logs', 'inspection_logs')
+
+
+def inspection_errors(hosts_vars, *role_defaults):
+    """Errors of every host's inspection settings, each prefixed by the host.
+
+    ``hosts_vars`` are the hosts' variables (``hostvars`` entries); a setting a
+    host does not define takes the value the role resolves for the running host
+    (``role_defaults``, in the order of SETTINGS)."""
+    defaults = dict(zip(SETTINGS, role_defaults, strict=True))
+    errors = []
+    for host_vars in hosts_vars:
+        name = host_vars.get('inventory_hostname', '?')
+        values = dict((key, host_vars[key] if key in host_vars else defaults.get(key))
+                      for key in SETTINGS)
+        found = threshold_errors(values['inspection_thresholds'],
+                                 values['inspection_filesystem_thresholds'])
+        found += log_errors(values['inspection_system_logs'] or [], 'inspection_system_logs')
+        found += log_errors(values['inspection_logs'] or [], 'inspection_logs')
+        errors.extend('%s: %s' % (name, e) for e in found)
+    return errors
+
+
+def anomaly_messages(hosts_vars, result_var='inspection_result'):
+    """{host: [message of each item not ok]} for the hosts whose registered
+    inspection result found anomalies."""
+    out = {}
+    for host_vars in hosts_vars:
+        result = host_vars.get(result_var) if result_var in host_vars else None
+        record = result.get('record') if isinstance(result, dict) else None
+        if not record:
+            continue
+        messages = [i.get('message') for i in record.get('items') or [] if i.get('status') != 'ok']
+        if messages:
+            out[host_vars.get('inventory_hostname', '?')] = messages
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'dialysis_threshold_errors': threshold_errors,
             'dialysis_log_errors': log_errors,
+            'dialysis_inspection_errors': inspection_errors,
+            'dialysis_anomaly_messages': anomaly_messages,
         }

@@ -40,3 +40,26 @@ def test_every_role_default_is_in_the_argument_specs_and_back(repo_root):
             readme = handle.read()
         for name in defaults:
             assert name in readme, '%s: %s is not documented in the README' % (role, name)
+
+
+def test_inspection_errors_checks_every_host_with_role_defaults_for_the_rest():
+    hosts = [{'inventory_hostname': 'hd-db-01',
+              'inspection_thresholds': {'disk_percent': {'warning': 'ninety'}}},
+             {'inventory_hostname': 'hd-app-01'},
+             {'inventory_hostname': 'pd-app-01', 'inspection_logs': [{'path': 'rel.log'}]}]
+    errors = dialysis.inspection_errors(hosts, {}, {}, [{'path': '/var/log/syslog'}], [])
+    assert errors == [
+        "hd-db-01: inspection_thresholds.disk_percent.warning: expected a number (e.g. 85), "
+        "got 'ninety'",
+        "pd-app-01: inspection_logs[0].path: expected an absolute path such as /var/log/app.log, "
+        "got 'rel.log'"]
+    assert dialysis.inspection_errors(hosts[1:2], {}, {}, [], []) == []
+
+
+def test_anomaly_messages_per_host():
+    hosts = [{'inventory_hostname': 'a', 'inspection_result': {'record': {'items': [
+        {'status': 'ok', 'message': 'fine'}, {'status': 'critical', 'message': 'disk full'}]}}},
+             {'inventory_hostname': 'b', 'inspection_result': {'record': {'items': [
+                 {'status': 'ok', 'message': 'fine'}]}}},
+             {'inventory_hostname': 'c'}]
+    assert dialysis.anomaly_messages(hosts) == {'a': ['disk full']}
