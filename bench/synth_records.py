@@ -37,6 +37,15 @@ import random
 import sys
 import uuid
 
+import ansible.module_utils
+
+# Classify exactly as the inspection module does (shared module_utils).
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'plugins', 'module_utils')
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+from ansible.module_utils.dialysis_thresholds import classify, worst  # noqa: E402
+
 try:
     from zoneinfo import ZoneInfo
 except ImportError:  # pragma: no cover - Python < 3.9
@@ -66,27 +75,6 @@ LOG_SAMPLES = {
                 '{ts} systemd[1]: tomcat9.service: Main process exited, code=killed, status=9/KILL'],
 }
 GIB = 1024 ** 3
-
-
-def classify(value, pair):
-    if value is None:
-        return 'error'
-    if value >= pair['critical']:
-        return 'critical'
-    if value >= pair['warning']:
-        return 'warning'
-    return 'ok'
-
-
-ORDER = {'ok': 0, 'warning': 1, 'critical': 2, 'error': 3}
-
-
-def worst(statuses):
-    result = 'ok'
-    for status in statuses:
-        if ORDER.get(status, 0) > ORDER[result]:
-            result = status
-    return result
 
 
 def level(status, pair):
