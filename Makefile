@@ -19,7 +19,7 @@ inspect: setup
 	ansible-playbook playbooks/inspect.yml $(ARGS)
 
 lint: setup
-	ruff check plugins tests molecule
+	ruff check plugins tests molecule bench
 	ansible-lint --profile production playbooks roles
 
 unit: setup
