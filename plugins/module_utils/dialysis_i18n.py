@@ -188,11 +188,12 @@ class Translator(object):
         level = 'critical' if item.get('status') == 'critical' else 'warning'
         limit = threshold.get(level)
         value = item.get('value')
-        return self(desc_key, arg=arg, value=_fmt(value), level=self('level_' + level),
-                    limit=_fmt(limit))
+        return self(desc_key, arg=arg, value=format_number(value), level=self('level_' + level),
+                    limit=format_number(limit))
 
 
-def _fmt(value):
+def format_number(value):
+    """A figure as the documents print it: floats to one decimal, no trailing zero."""
     if isinstance(value, float):
         return ('%.1f' % value).rstrip('0').rstrip('.')
     return '' if value is None else str(value)

@@ -26,7 +26,7 @@ import re
 import shutil
 import tempfile
 
-from ansible.module_utils.dialysis_i18n import Translator
+from ansible.module_utils.dialysis_i18n import Translator, format_number
 from ansible.module_utils.dialysis_store import RecordStore, parse_time
 
 __metaclass__ = type
@@ -331,7 +331,8 @@ def sheet_rows(model, t, lead):
         anomaly = anomalies.get(row['anomaly_id']) if row['anomaly_id'] else None
         threshold = row['threshold'] or {}
         if threshold:
-            threshold_text = '%s/%s' % (_num(threshold.get('warning')), _num(threshold.get('critical')))
+            threshold_text = '%s/%s' % (format_number(threshold.get('warning')),
+                                        format_number(threshold.get('critical')))
         else:
             threshold_text = ''
         value = row['value']
@@ -340,19 +341,13 @@ def sheet_rows(model, t, lead):
         if isinstance(value, (list, dict)):
             value = json.dumps(value, ensure_ascii=False)
         unit = t.unit(row['unit'])
-        value_text = value if (unit == '' or value is None) else '%s %s' % (_num(value), unit)
+        value_text = value if (unit == '' or value is None) else '%s %s' % (format_number(value), unit)
         yield [row['time'], t.system(row['system']), row['host'], t.item_label(row['item']),
                value_text if value_text is not None else '', threshold_text, t.result(row['status']),
                row['description'], anomaly['feedback'] if anomaly else '',
                anomaly['resolution'] if anomaly else '', row['engineer'], lead,
                (t('status_resolved') if anomaly['resolved'] else t('status_open')) if anomaly else '',
                row['anomaly_id'] or '']
-
-
-def _num(value):
-    if isinstance(value, float):
-        return ('%.1f' % value).rstrip('0').rstrip('.')
-    return '' if value is None else str(value)
 
 
 def summary_by_system(model, systems_order=SYSTEMS):
