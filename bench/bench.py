@@ -591,8 +591,8 @@ class Bench(object):
         if case == 'A':
             return ['ansible', 'all'] + inv + ['-m', 'ping'], {}
         if case == 'M':
-            return ['ansible', 'all'] + inv + ['-m', 'host_inspection', '-a', json.dumps(MODULE_ARGS)] \
-                + extra, {}
+            return ['ansible', 'all'] + inv + ['-m', 'dialysis.ops.host_inspection',
+                                               '-a', json.dumps(MODULE_ARGS)] + extra, {}
         records = os.path.join(self.results, 'records-%s-%d' % (case, rnd))
         env = {'DIALYSIS_RECORDS_DIR': records,
                'DIALYSIS_REPORTS_DIR': os.path.join(self.results, 'reports-%s-%d' % (case, rnd))}

@@ -37,14 +37,10 @@ import random
 import sys
 import uuid
 
-import ansible.module_utils
-
-# Classify exactly as the inspection module does (shared module_utils).
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             'plugins', 'module_utils')
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-from ansible.module_utils.dialysis_thresholds import classify, worst  # noqa: E402
+# Classify exactly as the inspection module does (shared module_utils), imported
+# from the collection the repository is (.collections/ansible_collections/dialysis/ops).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.collections'))
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify, worst  # noqa: E402
 
 try:
     from zoneinfo import ZoneInfo

@@ -9,17 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 import os
 
-import ansible.module_utils
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import ReportError, build_report
+
 __metaclass__ = type
-
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             'module_utils')
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.dialysis_report import ReportError, build_report  # noqa: E402
 
 ARGS = {
     'records_dir': (str, True), 'output_dir': (str, True), 'annotations_dir': (str, True),

@@ -69,14 +69,7 @@ from ansible import constants as C
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             'module_utils')
-import ansible.module_utils  # noqa: E402
-
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.dialysis_redact import redact_data, redact_text  # noqa: E402
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_data, redact_text  # noqa: E402
 
 SYSTEM_GROUPS = ('hemodialysis', 'ckd', 'pd')
 SCHEMA_VERSION = 1

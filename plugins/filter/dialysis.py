@@ -6,20 +6,10 @@ modules apply on the hosts (shared through module_utils)."""
 
 from __future__ import absolute_import, division, print_function
 
-import os
-
-import ansible.module_utils
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import compile_patterns
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import validate_thresholds
 
 __metaclass__ = type
-
-_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             'module_utils')
-if _MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(_MODULE_UTILS)
-
-from ansible.module_utils.dialysis_thresholds import validate_thresholds  # noqa: E402
-
-from ansible.module_utils.dialysis_logscan import compile_patterns  # noqa: E402
 
 
 def threshold_errors(thresholds, filesystems=None, varname='inspection_thresholds',
@@ -106,8 +96,8 @@ def anomaly_messages(hosts_vars, result_var='inspection_result'):
 class FilterModule(object):
     def filters(self):
         return {
-            'dialysis_threshold_errors': threshold_errors,
-            'dialysis_log_errors': log_errors,
-            'dialysis_inspection_errors': inspection_errors,
-            'dialysis_anomaly_messages': anomaly_messages,
+            'threshold_errors': threshold_errors,
+            'log_errors': log_errors,
+            'inspection_errors': inspection_errors,
+            'anomaly_messages': anomaly_messages,
         }

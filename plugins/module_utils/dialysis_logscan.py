@@ -17,7 +17,7 @@ import re
 import subprocess
 import tempfile
 
-from ansible.module_utils.dialysis_redact import redact_text
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_text
 
 __metaclass__ = type
 

@@ -6,7 +6,7 @@
 
 from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.dialysis_thresholds import worst
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import worst
 
 __metaclass__ = type
 

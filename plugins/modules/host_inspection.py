@@ -180,16 +180,24 @@ import ctypes.util
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.dialysis_record import make_item, make_record
-from ansible.module_utils.dialysis_thresholds import classify, validate_thresholds
 
-from ansible.module_utils.dialysis_hostmetrics import (
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics import (
     PSEUDO_FSTYPES,
     fs_usage,
     get_collector,
     sample_cpu_and_processes,
 )
-from ansible.module_utils.dialysis_logscan import load_state, save_state, scan_journal, scan_log
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import (
+    load_state,
+    save_state,
+    scan_journal,
+    scan_log,
+)
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
+    classify,
+    validate_thresholds,
+)
 
 STATE_FILE = 'inspection-logscan.json'
 

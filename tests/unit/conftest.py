@@ -1,16 +1,17 @@
-"""Make the repository's plugins importable the way Ansible loads them:
-module_utils under ``ansible.module_utils``, modules, callbacks and filters by path."""
+"""Make the repository importable the way Ansible loads it: as the collection
+dialysis.ops (``.collections/ansible_collections/dialysis/ops`` points at the
+repository's plugins, roles and meta). Modules, callbacks and filters are also
+importable by file name for tests that call their functions directly."""
 
 import os
 import sys
 
-import ansible.module_utils
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MODULE_UTILS = os.path.join(ROOT, 'plugins', 'module_utils')
-if MODULE_UTILS not in ansible.module_utils.__path__:
-    ansible.module_utils.__path__.append(MODULE_UTILS)
+COLLECTIONS = os.path.join(ROOT, '.collections')
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
 for sub in ('modules', 'callback', 'filter'):
     path = os.path.join(ROOT, 'plugins', sub)
     if path not in sys.path:

@@ -9,7 +9,8 @@ import textwrap
 import time
 
 import pytest
-from ansible.module_utils.dialysis_store import RecordStore
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
 
 SECRET = 'Zq9-secret-Pa55'
 PATIENT_ID = '110101199003071234'
@@ -68,7 +69,7 @@ PLAY = '''
     dialysis_record_kind: inspection
   tasks:
     - name: Inspect
-      host_inspection:
+      dialysis.ops.host_inspection:
         system: hemodialysis
         cpu_sample_seconds: 0.1
         journal: false

@@ -5,8 +5,9 @@ import os
 
 import host_inspection
 import pytest
-from ansible.module_utils import dialysis_hostmetrics as hm
 from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_hostmetrics as hm
 
 
 def run(capsys, args, check_mode=False):

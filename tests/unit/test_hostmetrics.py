@@ -2,7 +2,8 @@ import os
 from collections import namedtuple
 
 import pytest
-from ansible.module_utils import dialysis_hostmetrics as hm
+
+from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_hostmetrics as hm
 
 psutil = pytest.importorskip('psutil')
 

@@ -3,7 +3,8 @@ import json
 import os
 
 import pytest
-from ansible.module_utils import dialysis_logscan as ls
+
+from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_logscan as ls
 
 
 def append(path, *lines):

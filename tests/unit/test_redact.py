@@ -1,4 +1,8 @@
-from ansible.module_utils.dialysis_redact import MASK, redact_data, redact_text
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import (
+    MASK,
+    redact_data,
+    redact_text,
+)
 
 
 def test_password_forms_are_masked():

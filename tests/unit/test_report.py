@@ -7,7 +7,12 @@ import subprocess
 
 import openpyxl
 import pytest
-from ansible.module_utils.dialysis_report import ReportError, build_report, period_bounds
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import (
+    ReportError,
+    build_report,
+    period_bounds,
+)
 
 TZ = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -255,7 +260,7 @@ def test_unknown_format_and_language_are_named(store, templates):
 
 
 def test_a_failing_writer_leaves_the_previous_documents(store, templates, monkeypatch):
-    from ansible.module_utils import dialysis_report
+    from ansible_collections.dialysis.ops.plugins.plugin_utils import dialysis_report
     first = build_report(params(store), templates)
     before = dict((k, open(p, 'rb').read()) for k, p in first['paths'].items())
     write_run(store / 'records', datetime.datetime(2026, 11, 28, 7, 0, tzinfo=TZ),

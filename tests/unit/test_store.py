@@ -1,7 +1,8 @@
 import json
 
 import pytest
-from ansible.module_utils.dialysis_store import RecordStore, parse_time
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore, parse_time
 
 
 def write_run(directory, run_id, started, hosts, index=True, partial_tail=False):

@@ -1,5 +1,11 @@
 import pytest
-from ansible.module_utils.dialysis_thresholds import DEFAULT_THRESHOLDS, classify, validate_thresholds, worst
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
+    DEFAULT_THRESHOLDS,
+    classify,
+    validate_thresholds,
+    worst,
+)
 
 
 def test_defaults_are_valid_and_complete():

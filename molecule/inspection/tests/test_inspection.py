@@ -7,18 +7,18 @@ import os
 import subprocess
 import sys
 
-import ansible.module_utils
 import testinfra
 
 PROJECT = os.environ['MOLECULE_PROJECT_DIRECTORY']
 INVENTORY = os.environ['MOLECULE_INVENTORY_FILE']
 RECORDS = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'records')
 
-ansible.module_utils.__path__.append(os.path.join(PROJECT, 'plugins', 'module_utils'))
+sys.path.insert(0, os.path.join(PROJECT, '.collections'))
 sys.path.insert(0, os.path.join(PROJECT, 'plugins', 'modules'))
 
 import host_inspection  # noqa: E402
-from ansible.module_utils.dialysis_store import RecordStore  # noqa: E402
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore  # noqa: E402
 
 HEALTHY, UNHEALTHY = 'hd-app-01', 'hd-db-01'
 PATIENT_NAME, PATIENT_ID = '赵六', '110105198802034521'

@@ -5,7 +5,7 @@
 
 Controller-side API used by the report role (and by engineers from Python):
 
-    from ansible.module_utils.dialysis_store import RecordStore
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
     store = RecordStore('reports/records')
     for rec in store.records('2026-11-01', '2026-12-01', kind='inspection'):
         ...

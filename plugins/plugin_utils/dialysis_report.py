@@ -26,8 +26,8 @@ import re
 import shutil
 import tempfile
 
-from ansible.module_utils.dialysis_i18n import Translator, format_number
-from ansible.module_utils.dialysis_store import RecordStore, parse_time
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator, format_number
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore, parse_time
 
 __metaclass__ = type
 
