@@ -6,12 +6,19 @@
 Controller-side API used by the report role (and by engineers from Python):
 
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
-    store = RecordStore('reports/records')
+    store = RecordStore('reports/demo/records')        # one hospital's store
     for rec in store.records('2026-11-01', '2026-12-01', kind='inspection'):
         ...
+    for err in store.run_errors('2026-11-01', '2026-12-01'):
+        ...                                              # failures of runs, not findings
+
+Each hospital (each inventory, by its ``dialysis_hospital_id``) has its own
+store; a store never holds another hospital's runs.
 
 A run killed mid-way leaves a file without its last lines; every complete line
-is still read, and a final partial line (if any) is skipped and counted.
+is still read, and a final partial line (if any) is skipped and counted. A
+record that does not hold to the record contract is skipped and counted
+(``stats['invalid_records']``), never half-read into a document.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +26,8 @@ from __future__ import absolute_import, division, print_function
 import datetime
 import json
 import os
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import validate_record
 
 __metaclass__ = type
 
@@ -119,6 +128,17 @@ class RecordStore(object):
                 if line.get('type') == 'result':
                     yield line
 
+    def run_errors(self, since=None, until=None):
+        """Failures of the runs themselves (bad input, a failed controller task, a
+        refused record) in the period, in run order: never findings on a host."""
+        for run in self.runs(since, until):
+            path = os.path.join(self.directory, run['file'])
+            if not os.path.exists(path):
+                continue
+            for line in read_jsonl(path, self.stats):
+                if line.get('type') == 'run_error':
+                    yield line
+
     def records(self, since=None, until=None, kind=None, host=None, system=None):
         """Records (module records and anomaly records of failed or unreachable
         hosts), each with its result's context: run_id, host, task, ended..."""
@@ -130,6 +150,11 @@ class RecordStore(object):
                 found.append(line['record'])
             found.extend(r for r in line.get('records') or [] if isinstance(r, dict))
             for record in found:
+                problems = validate_record(record)
+                if problems:
+                    self.stats.setdefault('invalid_records', []).append(
+                        '%s/%s: %s' % (line.get('run_id'), line.get('host'), problems[0]))
+                    continue
                 if kind and record.get('kind') != kind:
                     continue
                 if system and record.get('system') != system:

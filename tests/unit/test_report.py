@@ -8,6 +8,7 @@ import subprocess
 import openpyxl
 import pytest
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import (
     ReportError,
     build_report,
@@ -18,20 +19,18 @@ TZ = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def item(name, value, status, unit='%', warning=85, critical=95):
-    return {'item': name, 'value': value, 'status': status, 'unit': unit,
-            'threshold': {'warning': warning, 'critical': critical}, 'message': 'm'}
+    return make_item(name, value, status, 'm', unit=unit,
+                     threshold={'warning': warning, 'critical': critical})
 
 
 def inspection_record(system, disk, mem=40.0, cpu=10.0):
     status = 'critical' if disk >= 95 else 'ok'
-    return {'kind': 'inspection', 'system': system, 'status': status,
-            'anomalies': int(status != 'ok'),
-            'items': [item('disk:/var/lib/postgresql', disk, status),
-                      item('memory:ram', mem, 'ok'),
-                      {'item': 'service:hdis.service', 'value': 'active', 'status': 'ok',
-                       'message': 'ok'}],
-            'metrics': {'filesystems': [{'mount': '/', 'percent': disk}], 'memory': {'percent': mem},
-                        'cpu': {'cpu_percent': cpu}}}
+    return make_record('inspection', system, [
+        item('disk:/var/lib/postgresql', disk, status),
+        item('memory:ram', mem, 'ok'),
+        make_item('service:hdis.service', 'active', 'ok', 'ok')],
+        {'filesystems': [{'mount': '/', 'percent': disk}], 'memory': {'percent': mem},
+         'cpu': {'cpu_percent': cpu}})
 
 
 def write_run(records, when, results):
@@ -54,9 +53,8 @@ def store(tmp_path):
             ('hd-db-01', 'ok', inspection_record('hemodialysis', disk)),
             ('ckd-app-01', 'ok', inspection_record('ckd', 50.0)),
         ])
-    unreachable = {'kind': 'inspection', 'system': 'ckd', 'status': 'critical', 'anomalies': 1,
-                   'items': [{'item': 'host:reachability', 'value': 'unreachable',
-                              'status': 'critical', 'message': 'Host could not be reached'}]}
+    unreachable = make_record('inspection', 'ckd', [make_item(
+        'host:reachability', 'unreachable', 'critical', 'Host could not be reached', reason='unreachable')])
     write_run(records, datetime.datetime(2026, 11, 24, 7, 0, tzinfo=TZ),
               [('ckd-app-01', 'unreachable', unreachable)])
     # A run in October must not appear in the November documents.
@@ -199,7 +197,7 @@ def test_annotations_resolve_anomalies_and_survive_further_runs(store, templates
     # A new anomaly appears later: it is appended; the engineer's lines stay byte for byte.
     before = ann.read_text(encoding='utf-8')
     write_run(store / 'records', datetime.datetime(2026, 11, 26, 7, 0, tzinfo=TZ),
-              [('hd-db-01', 'ok', dict(inspection_record('hemodialysis', 60.0), items=[
+              [('hd-db-01', 'ok', make_record('inspection', 'hemodialysis', [
                   item('memory:ram', 97.0, 'critical')]))])
     result = build_report(params(store), templates)
     after = ann.read_text(encoding='utf-8')
