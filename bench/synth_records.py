@@ -37,10 +37,18 @@ import random
 import sys
 import uuid
 
-# Classify exactly as the inspection module does (shared module_utils), imported
-# from the collection the repository is (.collections/ansible_collections/dialysis/ops).
+# Classify exactly as the inspection module does, and build every item and record
+# through the record contract (make_item / make_record refuse anything that breaks
+# it, loudly), from the collection the repository is
+# (.collections/ansible_collections/dialysis/ops).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '.collections'))
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify, worst  # noqa: E402
+from common import HOSPITAL_VARS  # noqa: E402  the bench hospital (bench/common.py)
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (  # noqa: E402
+    make_item,
+    make_record,
+)
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify  # noqa: E402
 
 try:
     from zoneinfo import ZoneInfo
@@ -196,12 +204,10 @@ class HostModel(object):
 
 def service_item(name, state):
     if state == 'active':
-        return {'item': 'service:%s' % name, 'value': 'active', 'status': 'ok',
-                'message': 'Service %s is active (running)' % name}, {
+        return make_item('service:%s' % name, 'active', 'ok', 'Service %s is active (running)' % name), {
             'Id': name, 'LoadState': 'loaded', 'ActiveState': 'active', 'SubState': 'running',
             'UnitFileState': 'enabled'}
-    return {'item': 'service:%s' % name, 'value': state, 'status': 'critical',
-            'message': 'Service %s is %s (dead)' % (name, state)}, {
+    return make_item('service:%s' % name, state, 'critical', 'Service %s is %s (dead)' % (name, state)), {
         'Id': name, 'LoadState': 'loaded', 'ActiveState': state, 'SubState': 'dead',
         'UnitFileState': 'enabled'}
 
@@ -233,13 +239,13 @@ def build_record(model, template_record, when, rng):
     load5 = max(0.01, cpu / 100.0 * model.cores * rng.uniform(0.6, 1.2))
     per_core = round(load5 / model.cores, 2)
     st = classify(cpu, cpu_pair)
-    items.append({'item': 'cpu:usage', 'value': cpu, 'status': st, 'unit': '%', 'threshold': cpu_pair,
-                  'message': 'CPU %g%% busy over 1s%s' % (cpu, level(st, cpu_pair))})
+    items.append(make_item('cpu:usage', cpu, st, 'CPU %g%% busy over 1s%s' % (cpu, level(st, cpu_pair)),
+                           unit='%', threshold=cpu_pair))
     st = classify(per_core, load_pair)
-    items.append({'item': 'cpu:load', 'value': per_core, 'status': st, 'unit': 'per core',
-                  'threshold': load_pair,
-                  'message': '5-minute load %.2f on %d cores = %.2f per core%s' % (
-                      load5, model.cores, per_core, level(st, load_pair))})
+    items.append(make_item('cpu:load', per_core, st,
+                           '5-minute load %.2f on %d cores = %.2f per core%s' % (
+                               load5, model.cores, per_core, level(st, load_pair)),
+                           unit='per core', threshold=load_pair))
     top = copy.deepcopy((tmetrics.get('cpu') or {}).get('top_cpu') or [])
     names = {'app': ['java', 'nginx'], 'db': ['postgres', 'postgres'],
              'interface': ['dialysis-collector', 'python3']}[model.host['tier']]
@@ -250,8 +256,8 @@ def build_record(model, template_record, when, rng):
         proc['pid'] = rng.randint(300, 60000)
     nprocs = rng.randint(140, 420)
     top_names = ', '.join('%s %g%%' % (p['name'], p['cpu_percent']) for p in top[:3])
-    items.append({'item': 'process:top', 'value': top_names, 'status': 'ok',
-                  'message': 'Busiest processes: %s (%d processes)' % (top_names, nprocs)})
+    items.append(make_item('process:top', top_names, 'ok',
+                           'Busiest processes: %s (%d processes)' % (top_names, nprocs)))
     metrics['cpu'] = {'cpu_count': model.cores, 'cpu_percent': cpu,
                       'load': [round(load5 * rng.uniform(0.8, 1.2), 2), round(load5, 2),
                                round(load5 * rng.uniform(0.8, 1.0), 2)],
@@ -265,9 +271,10 @@ def build_record(model, template_record, when, rng):
     mem_pct = round(min(99.0, max(5.0, mem_pct)), 1)
     used = int(model.mem_total * mem_pct / 100)
     st = classify(mem_pct, mem_pair)
-    items.append({'item': 'memory:ram', 'value': mem_pct, 'status': st, 'unit': '%', 'threshold': mem_pair,
-                  'message': 'Memory %g%% used of %d MiB%s' % (mem_pct, model.mem_total // 1048576,
-                                                               level(st, mem_pair))})
+    items.append(make_item('memory:ram', mem_pct, st,
+                           'Memory %g%% used of %d MiB%s' % (mem_pct, model.mem_total // 1048576,
+                                                            level(st, mem_pair)),
+                           unit='%', threshold=mem_pair))
     swap_pct = 0.0
     if model.swap_total:
         swap_pct = round(max(0.0, rng.gauss(3, 3) if mem_pct < 85 else rng.uniform(20, 70)), 1)
@@ -275,8 +282,7 @@ def build_record(model, template_record, when, rng):
         msg = 'Swap %g%% used of %d MiB%s' % (swap_pct, model.swap_total // 1048576, level(st, swap_pair))
     else:
         st, msg = 'ok', 'No swap configured'
-    items.append({'item': 'memory:swap', 'value': swap_pct, 'status': st, 'unit': '%',
-                  'threshold': swap_pair, 'message': msg})
+    items.append(make_item('memory:swap', swap_pct, st, msg, unit='%', threshold=swap_pair))
     metrics['memory'] = {'total_bytes': model.mem_total, 'used_bytes': used,
                          'available_bytes': model.mem_total - used, 'percent': mem_pct,
                          'swap_total_bytes': model.swap_total,
@@ -290,16 +296,16 @@ def build_record(model, template_record, when, rng):
         fpair = db_pair if fs['mount'] == '/var/lib/postgresql' else disk_pair
         free = int(fs['total'] * (100 - pct) / 100)
         st = classify(pct, fpair)
-        items.append({'item': 'disk:%s' % fs['mount'], 'value': pct, 'status': st, 'unit': '%',
-                      'threshold': fpair,
-                      'message': 'Filesystem %s is %g%% full, %d MiB free%s' % (
-                          fs['mount'], pct, free // 1048576, level(st, fpair))})
+        items.append(make_item('disk:%s' % fs['mount'], pct, st,
+                               'Filesystem %s is %g%% full, %d MiB free%s' % (
+                                   fs['mount'], pct, free // 1048576, level(st, fpair)),
+                               unit='%', threshold=fpair))
         ipct = round(fs['inode_pct'], 1)
         st = classify(ipct, inode_pair)
-        items.append({'item': 'inode:%s' % fs['mount'], 'value': ipct, 'status': st, 'unit': '%',
-                      'threshold': inode_pair,
-                      'message': 'Filesystem %s uses %g%% of its inodes%s' % (
-                          fs['mount'], ipct, level(st, inode_pair))})
+        items.append(make_item('inode:%s' % fs['mount'], ipct, st,
+                               'Filesystem %s uses %g%% of its inodes%s' % (
+                                   fs['mount'], ipct, level(st, inode_pair)),
+                               unit='%', threshold=inode_pair))
         inodes_total = int(fs['total'] // 16384)
         fs_metrics.append({'mount': fs['mount'], 'device': fs['device'], 'fstype': fs['fstype'],
                            'total_bytes': fs['total'], 'used_bytes': fs['total'] - free,
@@ -309,8 +315,8 @@ def build_record(model, template_record, when, rng):
 
     # Uptime
     days, rem = divmod(model.uptime, 86400)
-    items.append({'item': 'system:uptime', 'value': model.uptime, 'status': 'ok', 'unit': 's',
-                  'message': 'Up %d days %d hours' % (days, rem // 3600)})
+    items.append(make_item('system:uptime', model.uptime, 'ok', 'Up %d days %d hours' % (days, rem // 3600),
+                           unit='s'))
     metrics['uptime_seconds'] = model.uptime
 
     # Services
@@ -328,19 +334,19 @@ def build_record(model, template_record, when, rng):
     synced = rng.random() >= 0.005
     if synced:
         maxerr = round(rng.uniform(1, 40), 1)
-        items.append({'item': 'clock:sync', 'value': 'synchronised', 'status': 'ok',
-                      'message': 'Clock is synchronised (max error %g ms)' % maxerr})
+        items.append(make_item('clock:sync', 'synchronised', 'ok',
+                               'Clock is synchronised (max error %g ms)' % maxerr))
     else:
         maxerr = 16000.0
-        items.append({'item': 'clock:sync', 'value': 'unsynchronised', 'status': 'warning',
-                      'message': 'Clock is not synchronised to a time source'})
+        items.append(make_item('clock:sync', 'unsynchronised', 'warning',
+                               'Clock is not synchronised to a time source'))
     metrics['clock'] = {'synchronised': synced, 'maxerror_ms': maxerr}
 
     # Logs: the OS logs of the template (syslog / messages), the tier's logs, the journal
     log_metrics = {}
     for item in template_record.get('items', []):
         if item['item'] in ('log:syslog', 'log:messages'):
-            items.append(dict(item))
+            items.append(make_item(**item))
     stamp = when.strftime('%Y-%m-%d %H:%M:%S')
     for name, path in model.logs + [('journal', None)]:
         chance = 0.02 if name == 'journal' else 0.04
@@ -357,34 +363,26 @@ def build_record(model, template_record, when, rng):
         if name == 'journal':
             msg = '%d journal entries at priority err or worse since the previous inspection%s' % (
                 matches, level(st, log_pair))
-            entry = {'item': 'log:journal', 'value': matches, 'status': st, 'unit': 'entries',
-                     'threshold': log_pair, 'message': msg}
+            item_id, unit = 'log:journal', 'entries'
         else:
             msg = '%d error lines in %s since the previous inspection%s' % (
                 matches, path, level(st, log_pair))
-            entry = {'item': 'log:%s' % name, 'value': matches, 'status': st, 'unit': 'lines',
-                     'threshold': log_pair, 'message': msg}
-        if samples:
-            entry['samples'] = samples
-        items.append(entry)
+            item_id, unit = 'log:%s' % name, 'lines'
+        items.append(make_item(item_id, matches, st, msg, unit=unit, threshold=log_pair,
+                               samples=samples or None))
         log_metrics[name] = {'bytes_read': lines * rng.randint(80, 160), 'events': [],
                              'files': [path] if path else [], 'lines': lines, 'matches': matches,
                              'samples': samples, 'skipped_bytes': 0}
     metrics['logs'] = log_metrics
 
-    record = {'version': template_record.get('version', 1), 'kind': 'inspection',
-              'system': model.host['system'], 'status': worst(i['status'] for i in items),
-              'anomalies': sum(1 for i in items if i['status'] != 'ok'), 'items': items,
-              'metrics': metrics}
-    return record
+    return make_record('inspection', model.host['system'], items, metrics)
 
 
 def unreachable_record(system):
-    item = {'item': 'host:reachability', 'value': 'unreachable', 'status': 'critical',
-            'message': 'Host could not be reached: Failed to connect to the host via ssh: '
-                       'ssh: connect to host port 22: No route to host'}
-    return {'version': 1, 'kind': 'inspection', 'system': system, 'items': [item], 'metrics': {},
-            'status': 'critical', 'anomalies': 1}
+    item = make_item('host:reachability', 'unreachable', 'critical',
+                     'Host could not be reached: Failed to connect to the host via ssh: '
+                     'ssh: connect to host port 22: No route to host', reason='unreachable')
+    return make_record('inspection', system, [item])
 
 
 def write_jsonl(handle, obj):
@@ -392,7 +390,7 @@ def write_jsonl(handle, obj):
 
 
 def generate(template_path, out_dir, hosts=50, quarter='2026-Q4', tzname='Asia/Shanghai', hour=7,
-             seed=20261001, template_host=None, inventory=None):
+             seed=20261001, template_host=None, inventory=None, hospital_vars=None):
     rng = random.Random(seed)
     run_tmpl, end_tmpl, tmpl_host, tmpl_lines = load_template(template_path, template_host)
     inspection_index = next(i for i, x in enumerate(tmpl_lines)
@@ -491,15 +489,16 @@ def generate(template_path, out_dir, hosts=50, quarter='2026-Q4', tzname='Asia/S
     finally:
         index.close()
     if inventory:
-        write_inventory(inventory, host_list)
+        write_inventory(inventory, host_list, hospital_vars)
     counts['bytes'] = sum(os.path.getsize(os.path.join(out_dir, n)) for n in os.listdir(out_dir))
     counts['hosts'] = len(host_list)
     counts['template_host'] = tmpl_host
     return counts
 
 
-def write_inventory(path, host_list):
-    """YAML inventory of the synthetic hospital (JSON is valid YAML)."""
+def write_inventory(path, host_list, hospital_vars=None):
+    """YAML inventory of the synthetic hospital (JSON is valid YAML), with the hospital's
+    id, name and project lead in all.vars as a real inventory's group_vars/all has them."""
     groups = {'hemodialysis': {}, 'ckd': {}, 'pd': {}, 'app': {}, 'db': {}, 'interface': {}}
     for host in host_list:
         groups[host['system']][host['name']] = {'dialysis_system': host['system'],
@@ -510,7 +509,8 @@ def write_inventory(path, host_list):
     children['windows'] = {'hosts': {}}
     with open(path, 'w', encoding='utf-8') as handle:
         handle.write('# Synthetic hospital inventory for the report benchmark (bench/synth_records.py)\n')
-        json.dump({'all': {'children': children}}, handle, indent=1, ensure_ascii=False)
+        json.dump({'all': {'vars': dict(hospital_vars or HOSPITAL_VARS), 'children': children}}, handle,
+                  indent=1, ensure_ascii=False)
         handle.write('\n')
 
 
