@@ -9,44 +9,101 @@ Engineers record the feedback on and the resolution of each anomaly in
 run reads the file, merges it into its anomalies and appends the new ones.
 This module owns that file; it does not import ``dialysis_report``.
 
+Every problem with a file raises ``AnnotationError`` before anything is
+written, so the documents of the previous run stay byte for byte.
+
 API
 ---
-``AnnotationError(ValueError)``
+``AnnotationError(path, line, key, problem)``, a ``ValueError``
     A malformed file.  The message always starts with ``<path>:<line>:`` and
-    names the key, e.g.
-    ``/r/2026-11.yml:7: anomalies['2026-11:hd-db-01:disk:/srv'].resolution: expected text, got int 42``.
+    names the key (``anomalies[<id>].<field>``); attributes ``path``,
+    ``line`` (1-based) and ``key`` ('' when there is none, e.g. a YAML
+    syntax error)::
+
+        <path>:7: anomalies['2026-11:hd-db-01:disk:/srv'].resolution: expected text, got int 42; \
+write it in quotes: resolution: '42'
+        <path>:3: not valid YAML (<problem>); fix the file or restore it from the last report run
+        <path>:4: anomalies['<id>'].feedback: the file is not UTF-8 (it looks like GBK/GB18030); \
+save it as UTF-8
+        <path>:2: anomalies['<id>']: not an anomaly of 2026-11; did the id change? copy it from \
+the sheet's 异常编号 (anomaly id) column
+
 ``Annotations(path)``
     ``.load()`` -> self: reads and validates the file (a missing file is
-    empty); raises ``AnnotationError``.  ``.entries`` ``{anomaly_id: {field:
-    str}}``; ``.raw`` the file's text (None when there is no file).
-    ``.new_entries(anomalies)`` -> the anomaly dicts (sorted by id) that have
-    no entry yet.  ``.render_with(anomalies, label, language)`` -> the new
-    text of the file, or None when nothing is new: the existing text byte for
-    byte with the new entries appended (a flow-style file is rewritten whole,
-    keeping comments and quotes); a new file starts with a commented header
-    in ``language`` (zh or en).
+    empty); raises ``AnnotationError``.  ``.entries`` is ``{anomaly_id:
+    {field: str}}`` (blank values are '', dates as text), ``.raw`` the
+    file's text (None when there is no file), ``.lines`` ``{anomaly_id:
+    line}``.  ``.new_entries(anomalies)`` -> the anomaly dicts (sorted by
+    id) that have no entry yet.  ``.render_with(anomalies, label, language)``
+    -> the new text of the file, or None when nothing is new: the existing
+    text byte for byte with the new entries appended (indented like the
+    existing ones, CRLF kept); a flow-style mapping cannot be appended to and
+    is rewritten whole, keeping comments and quotes; a new file starts with a
+    commented header in ``language`` (zh or en).
 ``merge_annotations(anomalies, entries)``
     Sets feedback, resolution, resolved_at, engineer (text, '' when absent)
     and ``resolved`` (a non-blank resolution) on each anomaly dict.
-``ANNOTATION_FIELDS``, ``HUMAN_FIELDS``, ``ANNOTATION_HEADER``
-    The keys an entry may hold, the ones engineers fill in, and the header of
-    a new file.
+``check_known(annotations, anomaly_ids)`` -> list of stale ids
+    Raises ``AnnotationError`` for the first entry (by line) whose id is not
+    one of ``anomaly_ids`` and that an engineer filled in (feedback,
+    resolution, resolved_at or engineer not blank).  An entry with no
+    engineer text is one a run wrote for an anomaly that has since gone (an
+    ``inspection:missing`` host inspected later in the month, a host taken
+    out of the inventory): it is returned, not an error, so a run cannot be
+    blocked by the file it wrote itself.
+``period_entries(annotations_dir, label, month_labels, anomalies)``
+    -> ``(Annotations of <label>.yml, {anomaly_id: {field: str}})``: the
+    loaded period file (for ``render_with``/``new_entries``/``check_known``)
+    and the entries to pass to ``merge_annotations``.  For a month
+    (``month_labels == [label]``) these are the period file's own entries.
+    For a quarter it also loads each existing ``<month>.yml`` of
+    ``month_labels`` (validated the same way, ids not checked) and fills
+    every human field the quarterly entry leaves blank from the monthly
+    entries ``<month>:<host>:<item>``: feedback = each month's feedback
+    prefixed by its month (``2026-10: ...; 2026-11: ...``); resolution,
+    resolved_at and engineer = those of the latest month in which the
+    anomaly occurred (the month of ``last_seen``), so an anomaly resolved in
+    October that is back and open in November stays open.  The quarterly
+    file's own entries always win.  The caller still calls ``check_known``
+    for the period file.
+``ANNOTATION_FIELDS``, ``HUMAN_FIELDS``, ``TEXT_FIELDS``, ``DATE_FIELDS``, ``SEVERITIES``,
+``ANNOTATION_HEADER``
+    The keys an entry may hold, the ones engineers fill in, the typing rules
+    (text; text or date; one of warning/critical/error; a blank value is
+    always accepted) and the header of a new file.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import datetime
+import difflib
+import io
 import os
+import re
 
 __metaclass__ = type
 
 ANNOTATION_FIELDS = ('host', 'item', 'system', 'severity', 'first_seen', 'description',
                      'feedback', 'resolution', 'resolved_at', 'engineer')
 HUMAN_FIELDS = ('feedback', 'resolution', 'resolved_at', 'engineer')
+TEXT_FIELDS = ('feedback', 'resolution', 'engineer', 'description', 'host', 'item', 'system')
+DATE_FIELDS = ('resolved_at', 'first_seen')
+SEVERITIES = ('warning', 'critical', 'error')
+GENERATED_FIELDS = ('host', 'item', 'system', 'severity', 'first_seen', 'description')
 
 
 class AnnotationError(ValueError):
     """A malformed annotations file: the message names the file, line and key."""
+
+    def __init__(self, path, line, key, problem):
+        self.path = path
+        self.line = line
+        self.key = key
+        if key:
+            message = '%s:%d: %s: %s' % (path, line, key, problem)
+        else:
+            message = '%s:%d: %s' % (path, line, problem)
+        super(AnnotationError, self).__init__(message)
 
 
 ANNOTATION_HEADER = {
@@ -66,12 +123,94 @@ ANNOTATION_HEADER = {
 }
 
 
-def _yaml():
+def _yaml(indent=2):
     from ruamel.yaml import YAML
     yaml = YAML()  # round-trip: keeps comments, order and the engineers' formatting
     yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
     return yaml
+
+
+def _entry_key(aid, field=None):
+    key = 'anomalies[%r]' % (aid,)
+    return key if field is None else '%s.%s' % (key, field)
+
+
+def _type_name(value):
+    if isinstance(value, bool):
+        return 'boolean'
+    if isinstance(value, int):
+        return 'int'
+    if isinstance(value, float):
+        return 'number'
+    if isinstance(value, datetime.datetime):
+        return 'datetime'
+    if isinstance(value, datetime.date):
+        return 'date'
+    if isinstance(value, dict):
+        return 'mapping'
+    if isinstance(value, (list, tuple)):
+        return 'list'
+    return type(value).__name__
+
+
+def _show(value):
+    if isinstance(value, dict):
+        text = repr(dict(value))
+    elif isinstance(value, (list, tuple)):
+        text = repr(list(value))
+    else:
+        text = _text(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def _text(value):
+    if value is None:
+        return ''
+    if isinstance(value, datetime.datetime):
+        return value.strftime('%Y-%m-%d %H:%M:%S' if value.second else '%Y-%m-%d %H:%M')
+    return str(value)
+
+
+_KEY_LINE = re.compile(r'^(\s*)(?:"([^"]*)"|\'([^\']*)\'|([^\s#\'"][^#]*?))\s*:(?:\s|$)')
+
+
+def _key_path_at(lines, index):
+    """The key path of the line ``index`` of a block-style file (best effort)."""
+    path = []
+    indent = None
+    for number in range(index, -1, -1):
+        found = _KEY_LINE.match(lines[number])
+        if not found:
+            continue
+        width = len(found.group(1))
+        if indent is not None and width >= indent:
+            continue
+        name = [g for g in found.groups()[1:] if g is not None][0]
+        path.insert(0, name)
+        indent = width
+        if width == 0:
+            break
+    if not path or path[0] != 'anomalies':
+        return ''
+    if len(path) == 1:
+        return 'anomalies'
+    return _entry_key(path[1], path[2] if len(path) > 2 else None)
+
+
+def _decode(path, data):
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        line = data.count(b'\n', 0, exc.start) + 1
+        try:
+            data.decode('gb18030')
+            looks = ' (it looks like GBK/GB18030)'
+        except UnicodeDecodeError:
+            looks = ' (byte 0x%02x is not UTF-8)' % data[exc.start]
+        lines = data.decode('utf-8', 'replace').splitlines() or ['']
+        key = _key_path_at(lines, min(line, len(lines)) - 1)
+        raise AnnotationError(path, line, key, 'the file is not UTF-8%s; save it as UTF-8' % looks) from None
 
 
 class Annotations(object):
@@ -81,51 +220,86 @@ class Annotations(object):
         self.path = path
         self.raw = None
         self.entries = {}
+        self.lines = {}
+        self._indent = None
+
+    def _fail(self, line, key, problem):
+        return AnnotationError(self.path, line, key, problem)
 
     def load(self):
         """Read and validate; AnnotationError names file, line and key."""
         if not os.path.exists(self.path):
             return self
-        yaml = _yaml()
+        with open(self.path, 'rb') as handle:
+            data = handle.read()
+        raw = _decode(self.path, data)
         try:
-            with open(self.path, encoding='utf-8') as handle:
-                self.raw = handle.read()
-            doc = yaml.load(self.raw)
-        except Exception as exc:  # ruamel raises several types; all carry a mark
+            doc = _yaml().load(raw)
+        except Exception as exc:  # ruamel raises several types; most carry a mark
             mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
-            where = '%s:%d' % (self.path, mark.line + 1) if mark is not None else self.path
+            line = mark.line + 1 if mark is not None else 1
             problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
-            raise AnnotationError('%s: not valid YAML (%s); fix the file or restore it from the '
-                              'last report run' % (where, problem)) from None
+            raise self._fail(line, '', 'not valid YAML (%s); fix the file or restore it from the '
+                                       'last report run' % problem) from None
+        self._validate(doc)
+        self.raw = raw
+        return self
+
+    def _validate(self, doc):
         if doc is None:
             doc = {}
         if not isinstance(doc, dict):
-            raise AnnotationError('%s:1: expected a mapping with the key anomalies' % self.path)
+            raise self._fail(1, '', 'expected a mapping with the key anomalies, got %s' % _type_name(doc))
         unknown = [k for k in doc if k != 'anomalies']
         if unknown:
-            raise AnnotationError('%s:%d: unknown key %r; the file holds only "anomalies"'
-                              % (self.path, _line(doc, unknown[0]), unknown[0]))
+            raise self._fail(_line(doc, unknown[0]), '', 'unknown key %r; the file holds only "anomalies"'
+                             % (unknown[0],))
         anomalies = doc.get('anomalies')
         if anomalies is None:
             anomalies = {}
         if not isinstance(anomalies, dict):
-            raise AnnotationError('%s:%d: anomalies: expected a mapping of anomaly id to '
-                              '{feedback, resolution, ...}' % (self.path, _line(doc, 'anomalies')))
+            raise self._fail(_line(doc, 'anomalies'), 'anomalies',
+                             'expected a mapping of anomaly id to {feedback, resolution, ...}, got %s'
+                             % _type_name(anomalies))
+        entries, lines = {}, {}
         for aid, entry in anomalies.items():
-            where = '%s:%d' % (self.path, _line(anomalies, aid))
+            line = _line(anomalies, aid)
+            if not isinstance(aid, str):
+                raise self._fail(line, _entry_key(_text(aid)),
+                                 'the anomaly id must be text, got %s %s; write it in quotes'
+                                 % (_type_name(aid), _show(aid)))
+            if self._indent is None:
+                self._indent = _column(anomalies, aid)
             if not isinstance(entry, dict):
-                raise AnnotationError('%s: anomalies[%r]: expected a mapping with feedback and '
-                                  'resolution, got %r' % (where, aid, entry))
+                raise self._fail(line, _entry_key(aid), 'expected a mapping with feedback and '
+                                 'resolution, got %s %s' % (_type_name(entry), _show(entry)))
             for key, value in entry.items():
-                kwhere = '%s:%d' % (self.path, _line(entry, key))
-                if key not in ANNOTATION_FIELDS:
-                    raise AnnotationError('%s: anomalies[%r].%s: unknown key; expected one of %s'
-                                      % (kwhere, aid, key, ', '.join(ANNOTATION_FIELDS)))
-                if value is not None and not isinstance(value, (str, int, float, datetime.date)):
-                    raise AnnotationError('%s: anomalies[%r].%s: expected text, got %s'
-                                      % (kwhere, aid, key, type(value).__name__))
-            self.entries[str(aid)] = dict((k, '' if v is None else str(v)) for k, v in entry.items())
-        return self
+                self._check_field(_line(entry, key), aid, key, value)
+            entries[str(aid)] = dict((str(k), _text(v)) for k, v in entry.items())
+            lines[str(aid)] = line
+        self.entries, self.lines = entries, lines
+
+    def _check_field(self, line, aid, key, value):
+        where = _entry_key(aid, key)
+        if key not in ANNOTATION_FIELDS:
+            raise self._fail(line, where, 'unknown key; expected one of %s' % ', '.join(ANNOTATION_FIELDS))
+        if value is None:
+            return
+        if key in TEXT_FIELDS:
+            if not isinstance(value, str):
+                hint = ''
+                if not isinstance(value, (dict, list, tuple)):
+                    hint = "; write it in quotes: %s: '%s'" % (key, _show(value))
+                raise self._fail(line, where, 'expected text, got %s %s%s'
+                                 % (_type_name(value), _show(value), hint))
+        elif key in DATE_FIELDS:
+            if not isinstance(value, (str, datetime.date)):
+                raise self._fail(line, where, 'expected a date or text, got %s %s'
+                                 % (_type_name(value), _show(value)))
+        elif key == 'severity':
+            if not isinstance(value, str) or value.strip() not in SEVERITIES:
+                raise self._fail(line, where, 'expected one of %s, got %s %s'
+                                 % (', '.join(SEVERITIES), _type_name(value), _show(value)))
 
     def new_entries(self, anomalies):
         return [a for aid, a in sorted(anomalies.items()) if aid not in self.entries]
@@ -137,52 +311,77 @@ class Annotations(object):
         new = self.new_entries(anomalies)
         if not new:
             return None
-        import io
-
         from ruamel.yaml.comments import CommentedMap
         block = CommentedMap()
         for anomaly in new:
             entry = CommentedMap()
-            for key in ('host', 'item', 'system', 'severity', 'first_seen', 'description'):
+            for key in GENERATED_FIELDS:
                 entry[key] = anomaly[key]
             entry['feedback'] = ''
             entry['resolution'] = ''
             block[anomaly['id']] = entry
         doc = CommentedMap()
         doc['anomalies'] = block
+        if self.raw is None or not self.raw.strip():
+            header = ''.join('# %s\n' % line if line else '#\n'
+                             for line in ANNOTATION_HEADER[language].format(label=label).splitlines())
+            return header + _dump(doc, 2)
+        expected = set(self.entries) | set(block)
+        newline = '\r\n' if '\r\n' in self.raw else '\n'
+        text = self.raw if self.raw.endswith('\n') else self.raw + newline
+        dumped = _dump(doc, self._indent or 2)
+        # 1. a block mapping with entries: append ours (without the key line);
+        # 2. a file without the key (comments only): append the whole mapping.
+        for tail in (dumped.split('\n', 1)[1], dumped):
+            candidate = text + tail.replace('\n', newline)
+            if _ids(candidate) == expected:
+                return candidate
+        # 3. a flow-style mapping (or "anomalies: {}") cannot be extended by
+        # appending lines: rewrite it whole, keeping comments and quotes.
+        full = _yaml(self._indent or 2)
+        full.preserve_quotes = True
+        whole = full.load(self.raw)
+        if whole is None:
+            whole = CommentedMap()
+        if whole.get('anomalies') is None:
+            whole['anomalies'] = CommentedMap()
+        for key, value in block.items():
+            whole['anomalies'][key] = value
         out = io.StringIO()
-        _yaml().dump(doc, out)
-        dumped = out.getvalue()
-        if self.entries and self.raw is not None:
-            # Block mapping with entries: append ours (without the key line).
-            text = self.raw if self.raw.endswith('\n') else self.raw + '\n'
-            text += dumped.split('\n', 1)[1]
-            try:
-                check = _yaml().load(text)
-            except Exception:  # appending to a flow-style mapping breaks the syntax
-                check = None
-            if check is not None and len(check['anomalies']) == len(self.entries) + len(new):
-                return text
-            # A flow-style mapping cannot be extended by appending lines: rewrite
-            # it whole, keeping comments and quotes.
-            full = _yaml()
-            full.preserve_quotes = True
-            doc = full.load(self.raw)
-            for key, value in block.items():
-                doc['anomalies'][key] = value
-            out = io.StringIO()
-            full.dump(doc, out)
-            return out.getvalue()
-        header = ''.join('# %s\n' % line if line else '#\n'
-                         for line in ANNOTATION_HEADER[language].format(label=label).splitlines())
-        return header + dumped
+        full.dump(whole, out)
+        return out.getvalue()
+
+
+def _dump(doc, indent):
+    out = io.StringIO()
+    _yaml(indent).dump(doc, out)
+    return out.getvalue()
+
+
+def _ids(text):
+    """The anomaly ids of a candidate text, or None when it does not parse."""
+    try:
+        doc = _yaml().load(text)
+    except Exception:  # any parse error: the candidate is not usable
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get('anomalies'), dict):
+        return None
+    return set(str(k) for k in doc['anomalies'])
 
 
 def _line(mapping, key):
     try:
         return mapping.lc.key(key)[0] + 1
-    except Exception:
+    except Exception:  # plain dicts and odd keys carry no position
         return 1
+
+
+def _column(mapping, key):
+    try:
+        column = mapping.lc.key(key)[1]
+    except Exception:  # plain dicts and odd keys carry no position
+        return None
+    return column if column > 0 else None
 
 
 def merge_annotations(anomalies, entries):
@@ -192,3 +391,65 @@ def merge_annotations(anomalies, entries):
         for key in HUMAN_FIELDS:
             anomaly[key] = note.get(key, '')
         anomaly['resolved'] = bool(anomaly['resolution'].strip())
+
+
+def check_known(annotations, anomaly_ids):
+    """Raise AnnotationError for an engineer's entry whose id is not an anomaly
+    of the period; return the ids of stale entries nobody filled in."""
+    known = set(anomaly_ids)
+    stale = []
+    unknown = []
+    for aid in sorted(annotations.entries, key=lambda a: (annotations.lines.get(a, 1), a)):
+        if aid in known:
+            continue
+        entry = annotations.entries[aid]
+        if any(entry.get(key, '').strip() for key in HUMAN_FIELDS):
+            unknown.append(aid)
+        else:
+            stale.append(aid)
+    if unknown:
+        aid = unknown[0]
+        period = os.path.splitext(os.path.basename(annotations.path))[0]
+        close = difflib.get_close_matches(aid, sorted(known), n=1, cutoff=0.8)
+        hint = "did you mean '%s'? " % close[0] if close else ''
+        more = ''
+        if len(unknown) > 1:
+            more = ' (and %d more: %s)' % (len(unknown) - 1, ', '.join(unknown[1:4]))
+        raise AnnotationError(annotations.path, annotations.lines.get(aid, 1), _entry_key(aid),
+                              "not an anomaly of %s%s; %sdid the id change? copy it from the sheet's "
+                              "异常编号 (anomaly id) column" % (period, more, hint))
+    return stale
+
+
+def period_entries(annotations_dir, label, month_labels, anomalies):
+    """(Annotations of the period file, merged entries for its anomalies)."""
+    own = Annotations(os.path.join(annotations_dir, '%s.yml' % label)).load()
+    months = list(month_labels)
+    if months == [label]:
+        return own, dict((aid, dict(own.entries[aid])) for aid in anomalies if aid in own.entries)
+    monthly = {}
+    for month in months:
+        path = os.path.join(annotations_dir, '%s.yml' % month)
+        if os.path.exists(path):
+            monthly[month] = Annotations(path).load().entries
+    merged = {}
+    for aid, anomaly in anomalies.items():
+        entry = dict(own.entries.get(aid, {}))
+        found = {}
+        for month in months:
+            note = monthly.get(month, {}).get('%s:%s:%s' % (month, anomaly.get('host'), anomaly.get('item')))
+            if note is not None:
+                found[month] = note
+        latest = (anomaly.get('last_seen') or '')[:7]
+        if latest not in months:  # never seen (inspection:missing): the latest month with an entry
+            latest = max(found) if found else None
+        derived = {'feedback': '; '.join('%s: %s' % (month, found[month]['feedback'].strip())
+                                         for month in months
+                                         if month in found and found[month].get('feedback', '').strip())}
+        for key in ('resolution', 'resolved_at', 'engineer'):
+            derived[key] = found.get(latest, {}).get(key, '')
+        for key in HUMAN_FIELDS:
+            if not entry.get(key, '').strip():
+                entry[key] = derived[key]
+        merged[aid] = entry
+    return own, merged
