@@ -21,6 +21,7 @@ inspect: setup
 lint: setup
 	ruff check plugins tests molecule bench
 	ansible-lint --profile production playbooks roles
+	scripts/sanity.sh
 
 unit: setup
 	pytest tests/unit tests/integration
