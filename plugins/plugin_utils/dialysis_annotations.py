@@ -99,11 +99,15 @@ class AnnotationError(ValueError):
         self.path = path
         self.line = line
         self.key = key
+        self.problem = problem
         if key:
             message = '%s:%d: %s: %s' % (path, line, key, problem)
         else:
             message = '%s:%d: %s' % (path, line, problem)
         super(AnnotationError, self).__init__(message)
+
+    def __reduce__(self):
+        return (AnnotationError, (self.path, self.line, self.key, self.problem))
 
 
 ANNOTATION_HEADER = {
@@ -208,7 +212,7 @@ def _decode(path, data):
             looks = ' (it looks like GBK/GB18030)'
         except UnicodeDecodeError:
             looks = ' (byte 0x%02x is not UTF-8)' % data[exc.start]
-        lines = data.decode('utf-8', 'replace').splitlines() or ['']
+        lines = data.decode('utf-8', 'replace').split('\n')
         key = _key_path_at(lines, min(line, len(lines)) - 1)
         raise AnnotationError(path, line, key, 'the file is not UTF-8%s; save it as UTF-8' % looks) from None
 
@@ -230,8 +234,11 @@ class Annotations(object):
         """Read and validate; AnnotationError names file, line and key."""
         if not os.path.exists(self.path):
             return self
-        with open(self.path, 'rb') as handle:
-            data = handle.read()
+        try:
+            with open(self.path, 'rb') as handle:
+                data = handle.read()
+        except (IOError, OSError) as exc:
+            raise self._fail(1, '', 'cannot read the file: %s' % (exc.strerror or exc)) from None
         raw = _decode(self.path, data)
         try:
             doc = _yaml().load(raw)
@@ -241,11 +248,11 @@ class Annotations(object):
             problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
             raise self._fail(line, '', 'not valid YAML (%s); fix the file or restore it from the '
                                        'last report run' % problem) from None
-        self._validate(doc)
+        self._validate(doc, raw.split('\n'))
         self.raw = raw
         return self
 
-    def _validate(self, doc):
+    def _validate(self, doc, source):
         if doc is None:
             doc = {}
         if not isinstance(doc, dict):
@@ -268,14 +275,14 @@ class Annotations(object):
                 raise self._fail(line, _entry_key(_text(aid)),
                                  'the anomaly id must be text, got %s %s; write it in quotes'
                                  % (_type_name(aid), _show(aid)))
-            if self._indent is None:
+            if self._indent is None and not _flow(anomalies):
                 self._indent = _column(anomalies, aid)
             if not isinstance(entry, dict):
                 raise self._fail(line, _entry_key(aid), 'expected a mapping with feedback and '
                                  'resolution, got %s %s' % (_type_name(entry), _show(entry)))
             for key, value in entry.items():
                 self._check_field(_line(entry, key), aid, key, value)
-            entries[str(aid)] = dict((str(k), _text(v)) for k, v in entry.items())
+            entries[str(aid)] = dict((str(k), _value_text(source, entry, k, v)) for k, v in entry.items())
             lines[str(aid)] = line
         self.entries, self.lines = entries, lines
 
@@ -334,7 +341,9 @@ class Annotations(object):
         # 2. a file without the key (comments only): append the whole mapping.
         for tail in (dumped.split('\n', 1)[1], dumped):
             candidate = text + tail.replace('\n', newline)
-            if _ids(candidate) == expected:
+            parsed = _parsed_entries(candidate)
+            if parsed is not None and set(parsed) == expected \
+                    and all(parsed[aid] == self.entries[aid] for aid in self.entries):
                 return candidate
         # 3. a flow-style mapping (or "anomalies: {}") cannot be extended by
         # appending lines: rewrite it whole, keeping comments and quotes.
@@ -358,15 +367,45 @@ def _dump(doc, indent):
     return out.getvalue()
 
 
-def _ids(text):
-    """The anomaly ids of a candidate text, or None when it does not parse."""
+def _parsed_entries(text):
+    """The entries of a candidate text as load() sees them, or None when it
+    does not parse as an annotations file."""
     try:
         doc = _yaml().load(text)
     except Exception:  # any parse error: the candidate is not usable
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get('anomalies'), dict):
         return None
-    return set(str(k) for k in doc['anomalies'])
+    source = text.split('\n')
+    parsed = {}
+    for aid, entry in doc['anomalies'].items():
+        if not isinstance(entry, dict):
+            return None
+        parsed[str(aid)] = dict((str(k), _value_text(source, entry, k, v)) for k, v in entry.items())
+    return parsed
+
+
+_TIMESTAMP = re.compile(r'[0-9][0-9Tt:+. -]*[0-9Zz]')
+
+
+def _value_text(source, entry, key, value):
+    """A value as text; a YAML date or datetime as the engineer wrote it."""
+    if isinstance(value, datetime.date):
+        try:
+            line, column = entry.lc.value(key)
+            found = _TIMESTAMP.match(source[line], column)
+        except Exception:  # no position (plain dict) or an odd layout: fall back
+            found = None
+        if found:
+            return found.group(0).rstrip()
+    return _text(value)
+
+
+def _flow(mapping):
+    try:
+        return bool(mapping.fa.flow_style())
+    except Exception:  # a plain dict: no style
+        return False
 
 
 def _line(mapping, key):

@@ -52,9 +52,28 @@ def test_values_are_text_and_dates_are_accepted(tmp_path):
                                       engineer='', severity='critical'))
     ann = Annotations(path).load()
     assert ann.entries[AID] == {'feedback': '2026-11-03 09:10 电话告知信息科张工', 'resolution': '清理备份',
-                                'resolved_at': '2026-11-10', 'first_seen': '2026-11-03 07:00',
+                                'resolved_at': '2026-11-10', 'first_seen': '2026-11-03 07:00:00',
                                 'engineer': '', 'severity': 'critical'}
     assert ann.lines[AID] == 2
+
+
+def test_dates_are_kept_as_written(tmp_path):
+    path = write(tmp_path, "anomalies:\n  '%s': {resolved_at: 2026-11-10T09:00:00+08:00, "
+                           "first_seen: 2026-11-03}\n" % AID)
+    assert Annotations(path).load().entries[AID] == {'resolved_at': '2026-11-10T09:00:00+08:00',
+                                                     'first_seen': '2026-11-03'}
+
+
+def test_error_survives_pickling(tmp_path):
+    import pickle
+    error = rejected(write(tmp_path, entry_yaml(resolution='42')))
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.line == 3 and again.key == error.key
+
+
+def test_unreadable_path_is_an_annotation_error(tmp_path):
+    (tmp_path / '2026-11.yml').mkdir()
+    assert 'cannot read the file' in str(rejected(str(tmp_path / '2026-11.yml')))
 
 
 def test_invalid_yaml_names_the_line(tmp_path):
@@ -238,6 +257,16 @@ def test_flow_style_is_rewritten_keeping_content(tmp_path):
     data = yaml.safe_load(text)['anomalies']
     assert data[AID] == {'feedback': 'told Zhang', 'resolution': 'cleaned'}
     assert set(data) == {AID, new_id} and text.startswith('# keep me\n')
+
+
+def test_keep_block_scalar_at_the_end_is_not_changed(tmp_path):
+    original = "anomalies:\n  '%s':\n    resolution: |+\n      done\n\n" % AID
+    path = write(tmp_path, original)
+    ann = Annotations(path).load()
+    new_id = '2026-11:hd-db-01:memory:ram'
+    text = ann.render_with({new_id: anomaly(new_id, item='memory:ram')}, '2026-11', 'zh')
+    again = Annotations(write(tmp_path, text)).load()
+    assert again.entries[AID] == ann.entries[AID] and new_id in again.entries
 
 
 @pytest.mark.parametrize('original', ['# only a comment\n', 'anomalies:\n', 'anomalies: {}\n',
