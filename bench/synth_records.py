@@ -4,9 +4,15 @@
 Builds a record store (``index.jsonl`` + one ``<run-id>.jsonl`` per run) in
 exactly the format ``plugins/callback/dialysis_records.py`` writes, from a REAL
 run file captured by the callback on a bench host: every line of that host's
-inspection (include_role, asserts, argument-spec check, the host_inspection
-result with its record, the "anomalies" debug task) is the template, and each
-synthetic host x day gets a copy with its own host name, times and figures.
+inspection play (argument-spec check, asserts, the host_inspection result with
+its record, the "anomalies" debug task) is the template, and each synthetic
+host x day gets a copy with its own host name, times and figures; lines of later
+plays (run_once tasks such as the documents play) are written once per run.
+Every item and record is built through the record contract (``make_item``,
+``make_record`` of module_utils/dialysis_record.py): a synthetic record that
+breaks it stops the generation with the contract's own error. The synthetic
+inventory names the bench's hospital (``dialysis_hospital_id`` and the rest of
+``common.HOSPITAL_VARS``) as a real inventory's group_vars/all does.
 
 What varies, per host and per day (seeded, so a seed always gives the same store):
   * filesystems: "/" from the real record plus /boot, and /var/lib/postgresql on
@@ -396,6 +402,14 @@ def generate(template_path, out_dir, hosts=50, quarter='2026-Q4', tzname='Asia/S
     inspection_index = next(i for i, x in enumerate(tmpl_lines)
                             if isinstance(x.get('record'), dict) and x['record'].get('kind') == 'inspection')
     template_record = tmpl_lines[inspection_index]['record']
+    # Lines of the inspection play are per host; those of later plays (run_once tasks on
+    # the controller, such as the documents play of inspect.yml) are once per run: they
+    # are written once, on the first host still in the play.
+    play = tmpl_lines[inspection_index].get('play')
+    run_once_lines = [x for x in tmpl_lines if x.get('play') != play]
+    tmpl_lines = [x for x in tmpl_lines if x.get('play') == play]
+    inspection_index = next(i for i, x in enumerate(tmpl_lines)
+                            if isinstance(x.get('record'), dict) and x['record'].get('kind') == 'inspection')
     tz = ZoneInfo(tzname) if ZoneInfo else datetime.timezone(datetime.timedelta(hours=8))
     os.makedirs(out_dir, exist_ok=True)
     if any(n.endswith('.jsonl') for n in os.listdir(out_dir)):
@@ -475,6 +489,21 @@ def generate(template_path, out_dir, hosts=50, quarter='2026-Q4', tzname='Asia/S
                         write_jsonl(handle, line)
                         counts['lines'] += 1
                     stats[model.host['name']] = host_stats
+                first = next((h for h, s in stats.items() if not s['unreachable']), None)
+                for number, tmpl in enumerate(run_once_lines if first else []):
+                    started = start + datetime.timedelta(seconds=run_seconds + 0.3 * number)
+                    duration = round(float(tmpl.get('duration') or 0.05), 3)
+                    line = dict(tmpl, host=first, run_id=run_id, operator=run['operator'],
+                                revision=run.get('revision'), changed=False, started=iso(started),
+                                ended=iso(started + datetime.timedelta(seconds=duration)),
+                                duration=duration)
+                    line.pop('record', None)
+                    status = line['status']
+                    results[status] = results.get(status, 0) + 1
+                    key = {'skipped': 'skipped', 'failed': 'failures'}.get(status, 'ok')
+                    stats[first][key] += 1
+                    write_jsonl(handle, line)
+                    counts['lines'] += 1
                 ended = start + datetime.timedelta(seconds=run_seconds + 2)
                 failed = sorted(h for h, s in stats.items() if s['failures'] or s['unreachable'])
                 end_line = dict(end_tmpl, run_id=run_id, ended=iso(ended),
