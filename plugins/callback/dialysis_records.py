@@ -16,7 +16,15 @@ description:
   - The first line describes the run (playbook, who or what launched it, git revision);
     then one line per task result per host - with the module's C(record) when it
     returned one - and a last line with the run's statistics.
-  - A failed or unreachable host is written as an anomaly record, never left out.
+  - A failed or unreachable target host in a duty play (a play that sets
+    C(dialysis_record_kind)) is written as an anomaly record of that duty's kind, never
+    left out. A failure of the run itself - a bad C(-e) value, a failed assert, a failed
+    controller task such as the report - is written as a C(run_error) line, never as a
+    finding on a host.
+  - Records belong to one hospital; the store is chosen by the inventory's
+    C(dialysis_hospital_id), so two hospitals kept by the same vendor never mix.
+  - Module records are checked against the record contract; an invalid one is refused
+    (a run error says why), never written half-valid.
   - Results of tasks with C(no_log) are never written; values that look like passwords,
     tokens, keys or patient identifiers are masked in everything that is.
   - An index (C(index.jsonl) in O(records_dir)) gets one line when a run starts and one
@@ -26,18 +34,21 @@ requirements:
   - enable it in C(callbacks_enabled) (the repository's ansible.cfg does)
 options:
   records_dir:
-    description: Directory of the record store; a relative path is taken from the
-      directory of the ansible.cfg in use (the repository root).
-    type: path
-    default: reports/records
+    description:
+      - Directory of the record store; a relative path is taken from the directory of
+        the ansible.cfg in use (the repository root).
+      - C({hospital}) is replaced by the inventory's C(dialysis_hospital_id), so each
+        hospital (each inventory) has its own store.
+    type: str
+    default: reports/{hospital}/records
     ini:
       - section: dialysis_records
         key: records_dir
     env:
       - name: DIALYSIS_RECORDS_DIR
   operator:
-    description: Who ran the playbook (engineer's name or account). Defaults to the
-      AWX user when run by AWX, else the login name.
+    description: Who ran the playbook (the engineer's name). Defaults to the AWX user
+      when run by AWX, else the inventory's C(dialysis_engineer), else the login name.
     type: str
     env:
       - name: DIALYSIS_OPERATOR
@@ -60,6 +71,7 @@ import datetime
 import getpass
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -69,10 +81,29 @@ from ansible import constants as C
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_data, redact_text  # noqa: E402
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    KINDS,
+    SYSTEMS,
+    RecordError,
+    check_record,
+    make_item,
+    make_record,
+)
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_data, redact_text
 
-SYSTEM_GROUPS = ('hemodialysis', 'ckd', 'pd')
-SCHEMA_VERSION = 1
+SYSTEM_GROUPS = tuple(s for s in SYSTEMS if s != 'shared')
+SCHEMA_VERSION = 2
+HOSPITAL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,62}$')
+UNASSIGNED = 'unassigned'
+# Actions that run on the controller only: when one fails, the run failed, not
+# the host it was nominally run for.
+_CONTROLLER = ('assert', 'fail', 'debug', 'set_fact', 'set_stats', 'include_role', 'import_role',
+               'include_tasks', 'import_tasks', 'include_vars', 'validate_argument_spec',
+               'add_host', 'group_by', 'meta', 'pause')
+CONTROLLER_ACTIONS = frozenset(
+    [prefix + name for name in _CONTROLLER for prefix in ('', 'ansible.builtin.', 'ansible.legacy.')]
+    + ['dialysis.ops.dialysis_report', 'dialysis_report'])
+LOCAL_NAMES = frozenset(['localhost', '127.0.0.1', '::1'])
 
 
 def _now():
@@ -125,7 +156,7 @@ class JsonLinesWriter(object):
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'notification'
-    CALLBACK_NAME = 'dialysis_records'
+    CALLBACK_NAME = 'dialysis.ops.dialysis_records'
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args, **kwargs):
@@ -133,17 +164,22 @@ class CallbackModule(CallbackBase):
         self.writer = None
         self.index = None
         self.run = None
+        self.run_file = None
         self.play_name = None
         self.play_kind = None
         self.extra_vars = {}
+        self.inventory_vars = {}
+        self.inventory_sources = []
         self.task_started = {}
         self.host_started = {}
         self.counts = {}
+        self.run_errors = 0
         self.busy_seconds = 0.0  # time spent inside this callback (reported in run_end)
 
     # -- set-up ---------------------------------------------------------------
-    def _records_dir(self):
-        directory = self.get_option('records_dir')
+    def _records_dir(self, hospital):
+        directory = self.get_option('records_dir').replace('{hospital}', hospital)
+        directory = os.path.expanduser(directory)
         if not os.path.isabs(directory):
             base = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else os.getcwd()
             directory = os.path.join(base, directory)
@@ -171,16 +207,47 @@ class CallbackModule(CallbackBase):
         for key in ('awx_user_name', 'tower_user_name'):
             if self.extra_vars.get(key):
                 return str(self.extra_vars[key])
+        engineer = self.inventory_vars.get('dialysis_engineer')
+        if isinstance(engineer, str) and engineer.strip() and '{{' not in engineer:
+            return engineer.strip()
         try:
             return getpass.getuser()
         except (KeyError, OSError):
             return 'unknown'
 
+    def _read_inventory_vars(self, play):
+        """The inventory-wide settings the store depends on (hospital id, engineer),
+        as the first host of the inventory sees them (group_vars/all and -e)."""
+        try:
+            manager = play.get_variable_manager()
+            inventory = manager._inventory  # pylint: disable=protected-access
+            hosts = inventory.get_hosts('all', ignore_restrictions=True) or [inventory.get_host('localhost')]
+            found = manager.get_vars(play=play, host=hosts[0], include_hostvars=False)
+            self.inventory_vars = dict((k, found.get(k)) for k in
+                                       ('dialysis_hospital_id', 'dialysis_engineer') if k in found)
+            self.inventory_sources = [str(s) for s in (getattr(inventory, '_sources', None) or [])]
+        except Exception as exc:  # pylint: disable=broad-except  # never fail a run
+            self._display.warning('dialysis_records: cannot read the inventory settings: %s' % exc)
+            self.inventory_vars = {}
+            self.inventory_sources = []
+
+    def _hospital(self):
+        value = self.inventory_vars.get('dialysis_hospital_id')
+        if isinstance(value, str) and HOSPITAL_ID.match(value):
+            return value
+        where = ', '.join(self.inventory_sources) or 'the inventory'
+        if value in (None, ''):
+            problem = 'dialysis_hospital_id is not set'
+        else:
+            problem = 'dialysis_hospital_id %r is not a slug (^[a-z0-9][a-z0-9_-]*$)' % (value,)
+        self._display.warning('dialysis_records: %s in %s (group_vars/all.yml); records of this run go to '
+                              'the %r store, apart from every hospital\'s' % (problem, where, UNASSIGNED))
+        return UNASSIGNED
+
     def v2_playbook_on_start(self, playbook):
         started = _now()
         run_id = '%s-%s' % (started.strftime('%Y%m%dT%H%M%SZ'), uuid.uuid4().hex[:8])
-        playbook_path = os.path.abspath(playbook._file_name)
-        directory = self._records_dir()
+        playbook_path = os.path.abspath(playbook._file_name)  # pylint: disable=protected-access
         self.run = {
             'run_id': run_id,
             'playbook': os.path.basename(playbook_path),
@@ -193,16 +260,25 @@ class CallbackModule(CallbackBase):
             'controller': os.uname()[1],
             'ansible_pid': os.getpid(),
         }
-        self.run_file = os.path.join(directory, '%s.jsonl' % run_id)
-        self.writer = JsonLinesWriter(self.run_file)
-        self.index = JsonLinesWriter(os.path.join(directory, 'index.jsonl'))
         self._started_mono = time.monotonic()
         self._wrote_run_line = False
 
+    def _open(self, play):
+        """Open the run's files once the first play is known: the store depends on
+        the inventory's hospital, and launcher/operator on AWX's extra vars."""
+        if self.writer is not None or self.run is None or self._wrote_run_line:
+            return
+        self._read_inventory_vars(play)
+        hospital = self._hospital()
+        directory = self._records_dir(hospital)
+        self.run['hospital_id'] = hospital
+        self.run_file = os.path.join(directory, '%s.jsonl' % self.run['run_id'])
+        self.writer = JsonLinesWriter(self.run_file)
+        self.index = JsonLinesWriter(os.path.join(directory, 'index.jsonl'))
+        self._ensure_run_line()
+
     def _ensure_run_line(self):
-        """The run line is written once the first play is known (launcher and
-        operator can depend on AWX's extra vars, which plays expose)."""
-        if self._wrote_run_line or self.run is None:
+        if self._wrote_run_line or self.run is None or self.writer is None:
             return
         self.run['launcher'] = self._launcher()
         self.run['operator'] = self._operator()
@@ -215,35 +291,44 @@ class CallbackModule(CallbackBase):
                           'file': os.path.basename(self.run_file),
                           'playbook': self.run['playbook'], 'started': self.run['started'],
                           'launcher': self.run['launcher'], 'operator': self.run['operator'],
-                          'check_mode': self.run['check_mode']})
+                          'check_mode': self.run['check_mode'],
+                          'hospital_id': self.run['hospital_id']})
         self._wrote_run_line = True
 
     def v2_playbook_on_play_start(self, play):
         self.play_name = play.get_name()
         play_vars = play.get_vars() or {}
-        self.play_kind = play_vars.get('dialysis_record_kind')
+        kind = play_vars.get('dialysis_record_kind')
+        self.play_kind = kind if kind in KINDS else None
+        if kind is not None and kind not in KINDS:
+            self._display.warning('dialysis_records: play %r sets dialysis_record_kind %r; expected one '
+                                  'of %s' % (self.play_name, kind, ', '.join(KINDS)))
         if not self.extra_vars:
             try:
                 self.extra_vars = dict(play.get_variable_manager().extra_vars)
-            except Exception:  # pragma: no cover - defensive, never fail a run
+            except Exception:  # pylint: disable=broad-except  # never fail a run
                 self.extra_vars = {}
-        self._ensure_run_line()
+        begin = time.perf_counter()
+        try:
+            self._open(play)
+        finally:
+            self.busy_seconds += time.perf_counter() - begin
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self.task_started[task._uuid] = _now()
+        self.task_started[task._uuid] = _now()  # pylint: disable=protected-access
 
     def v2_playbook_on_handler_task_start(self, task):
-        self.task_started[task._uuid] = _now()
+        self.task_started[task._uuid] = _now()  # pylint: disable=protected-access
 
     def v2_runner_on_start(self, host, task):
-        self.host_started[(host.get_name(), task._uuid)] = _now()
+        self.host_started[(host.get_name(), task._uuid)] = _now()  # pylint: disable=protected-access
 
     # -- results --------------------------------------------------------------
     def _system_of(self, host, record=None):
-        if record and record.get('system'):
+        if record and record.get('system') in SYSTEMS:
             return record['system']
         host_vars = getattr(host, 'vars', {}) or {}
-        if host_vars.get('dialysis_system') in SYSTEM_GROUPS + ('shared',):
+        if host_vars.get('dialysis_system') in SYSTEMS:
             return host_vars['dialysis_system']
         names = set(g.get_name() for g in host.get_groups())
         for name in SYSTEM_GROUPS:
@@ -257,8 +342,10 @@ class CallbackModule(CallbackBase):
             value = res.get(key)
             if value and isinstance(value, str):
                 parts.append(value.strip())
-                if key in ('msg', 'reason'):
+                if key == 'reason' or (parts and key in ('stderr', 'module_stderr')):
                     break
+            if key == 'module_stderr' and parts:
+                break
         text = redact_text(' | '.join(parts))
         limit = self.get_option('max_message_chars')
         return text[:limit] + ('...' if len(text) > limit else '')
@@ -272,15 +359,23 @@ class CallbackModule(CallbackBase):
         finally:
             self.busy_seconds += time.perf_counter() - begin
 
+    @staticmethod
+    def _on_controller(task):
+        """True when the task ran on the controller, not on its target host."""
+        if task.action in CONTROLLER_ACTIONS:
+            return True
+        delegate = task.delegate_to
+        return isinstance(delegate, str) and delegate in LOCAL_NAMES
+
     def _write_result_line(self, result, status):
         self._ensure_run_line()
-        task = result._task
-        host = result._host
+        task = result._task  # pylint: disable=protected-access
+        host = result._host  # pylint: disable=protected-access
         hostname = host.get_name()
         ended = _now()
         started = self.host_started.pop((hostname, task._uuid), None) or \
-            self.task_started.get(task._uuid) or ended
-        res = result._result if isinstance(result._result, dict) else {}
+            self.task_started.get(task._uuid) or ended  # pylint: disable=protected-access
+        res = result._result if isinstance(result._result, dict) else {}  # pylint: disable=protected-access
         no_log = bool(task.no_log) or bool(res.get('_ansible_no_log'))
         check_mode = task.check_mode if task.check_mode is not None else self.run['check_mode']
         line = {
@@ -302,46 +397,74 @@ class CallbackModule(CallbackBase):
         }
         if task.ignore_errors and status == 'failed':
             line['ignored'] = True
-        record = None
+        record, refused = None, []
         if no_log:
             line['no_log'] = True
         else:
             if isinstance(res.get('record'), dict):
-                record = redact_data(res['record'])
+                record = self._checked(redact_data(res['record']), refused)
             elif isinstance(res.get('results'), list):
-                records = [redact_data(r['record']) for r in res['results']
+                records = [self._checked(redact_data(r['record']), refused) for r in res['results']
                            if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+                records = [r for r in records if r is not None]
                 if records:
                     line['records'] = records
             if status in ('failed', 'unreachable'):
                 line['msg'] = self._message(res)
-        if status in ('failed', 'unreachable') and not line.get('ignored'):
-            record = self._anomaly_record(host, task, status, line.get('msg'), record)
+        failed = status in ('failed', 'unreachable') and not line.get('ignored')
+        run_error = None
+        if failed:
+            if self.play_kind and (status == 'unreachable' or not self._on_controller(task)):
+                record = self._anomaly_record(host, task, status, line.get('msg'), record)
+            else:
+                line['run_error'] = True
+                run_error = line.get('msg') or 'output hidden (no_log)'
         if record is not None:
             line['record'] = record
         self.counts[status] = self.counts.get(status, 0) + 1
+        self._write(line)
+        if run_error is not None:
+            self._run_error(task.get_name(), task.action, hostname, status, run_error)
+        for problem in refused:
+            self._run_error(task.get_name(), task.action, hostname, 'invalid_record', problem)
+
+    def _checked(self, record, refused):
+        """The record when it holds to the contract; None (and a run error) when not."""
+        try:
+            return check_record(record)
+        except RecordError as exc:
+            refused.append(str(exc)[:self.get_option('max_message_chars')])
+            self._display.warning('dialysis_records: refused a record that breaks the record contract: '
+                                  '%s' % exc)
+            return None
+
+    def _run_error(self, task, action, host, status, msg):
+        self.run_errors += 1
+        self._write({'type': 'run_error', 'run_id': self.run['run_id'], 'playbook': self.run['playbook'],
+                     'play': self.play_name, 'task': task, 'action': action, 'host': host,
+                     'status': status, 'time': _iso(_now()), 'msg': msg,
+                     'operator': self.run.get('operator')})
+
+    def _write(self, line):
         try:
             self.writer.write(line)
         except (IOError, OSError) as exc:  # never break the run, but say so
             self._display.warning('dialysis_records: cannot write %s: %s' % (self.run_file, exc))
 
     def _anomaly_record(self, host, task, status, msg, record):
-        """A failed or unreachable host is a finding of its own."""
+        """A failed or unreachable target host is a finding of the duty's kind."""
         if status == 'unreachable':
-            item = {'item': 'host:reachability', 'value': 'unreachable', 'status': 'critical',
-                    'message': 'Host could not be reached: %s' % (msg or 'no reason given')}
+            item = make_item('host:reachability', 'unreachable', 'critical',
+                             'Host could not be reached: %s' % (msg or 'no reason given'),
+                             reason='unreachable')
         else:
-            item = {'item': 'task:%s' % task.action, 'value': 'failed', 'status': 'error',
-                    'message': 'Task "%s" failed: %s' % (task.get_name(),
-                                                         msg or 'output hidden (no_log)')}
-        if record is None:
-            record = {'version': 1, 'kind': self.play_kind or 'inspection',
-                      'system': self._system_of(host), 'items': [], 'metrics': {}}
-        record['items'] = list(record.get('items') or []) + [item]
-        record['status'] = 'critical' if status == 'unreachable' or \
-            record.get('status') == 'critical' else 'error'
-        record['anomalies'] = sum(1 for i in record['items'] if i.get('status') != 'ok')
-        return record
+            item = make_item('task:%s' % task.action, 'failed', 'error',
+                             'Task "%s" failed: %s' % (task.get_name(), msg or 'output hidden (no_log)'),
+                             reason='task_failed')
+        items = list((record or {}).get('items') or []) + [item]
+        system = self._system_of(host, record)
+        kind = (record or {}).get('kind') if (record or {}).get('kind') in KINDS else self.play_kind
+        return make_record(kind, system, items, (record or {}).get('metrics'))
 
     def v2_runner_on_ok(self, result):
         self._write_result(result, 'changed' if result._result.get('changed') else 'ok')
@@ -365,13 +488,14 @@ class CallbackModule(CallbackBase):
             hosts[name] = stats.summarize(name)
         line = {'type': 'run_end', 'run_id': self.run['run_id'], 'ended': _iso(ended),
                 'duration': round(time.monotonic() - self._started_mono, 3),
-                'hosts': hosts, 'results': self.counts,
+                'hosts': hosts, 'results': self.counts, 'run_errors': self.run_errors,
                 'callback_seconds': round(self.busy_seconds, 4)}
         self.writer.write(line)
         failed = sorted(h for h, s in hosts.items() if s.get('failures') or s.get('unreachable'))
         self.index.write({'event': 'end', 'run_id': self.run['run_id'],
                           'file': os.path.basename(self.run_file), 'ended': _iso(ended),
                           'hosts': len(hosts), 'failed_hosts': failed,
+                          'run_errors': self.run_errors,
                           'playbook': self.run['playbook']})
         self.writer.close()
         self.index.close()

@@ -95,10 +95,13 @@ def test_broken_inventory_value_fails_before_any_host_is_touched(tmp_path, thres
     out = result.stdout.read()
     assert message in out
     lines = lines_of(records)
-    assert not any(ln.get('action') == 'host_inspection' for ln in lines)
+    assert not any(ln.get('action') == 'dialysis.ops.host_inspection' for ln in lines)
     assert not state.exists()
-    failed = [ln for ln in lines if ln.get('status') == 'failed']
-    assert len(failed) == 1 and message in failed[0]['msg']
+    # A broken value is the run's error, never a finding on the host.
+    failed = [ln for ln in lines if ln['type'] == 'result' and ln.get('status') == 'failed']
+    assert len(failed) == 1 and message in failed[0]['msg'] and 'record' not in failed[0]
+    errors = [ln for ln in lines if ln['type'] == 'run_error']
+    assert len(errors) == 1 and message in errors[0]['msg']
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +118,7 @@ def test_one_broken_host_stops_every_host_before_inspection(tmp_path):
         '    ansible_connection: local\n'
         '    ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
         '    dialysis_project_lead: lead\n'
+        '    dialysis_hospital_id: broken\n'
         '  hosts:\n'
         '    good-01: {}\n'
         '    good-02: {}\n'
@@ -133,6 +137,6 @@ def test_one_broken_host_stops_every_host_before_inspection(tmp_path):
     assert ("inspection_filesystem_thresholds['/srv']: warning (99) must not be above "
             "critical (90)") in proc.stdout
     lines = lines_of(records)
-    assert not any(ln.get('action') == 'host_inspection' for ln in lines)
+    assert not any(ln.get('action') == 'dialysis.ops.host_inspection' for ln in lines)
     assert not (tmp_path / 'state').exists()
     assert not (tmp_path / 'reports').exists()

@@ -35,6 +35,14 @@ EOF
 # /etc/default/locale" at priority err, which an inspection (rightly) reports.
 printf 'LANG=C.UTF-8\n' > "$rootfs/etc/default/locale"
 
+# --- journald: the machine's kernel is not this test host's ----------------
+# A container shares the machine's kernel; with ReadKMsg=yes its journald
+# imports whatever the machine's kernel logged at boot (e.g. "RDSEED32 is
+# broken" at priority err), which differs from machine to machine. A test host
+# owns only its own journal; tests plant the entries they check (logger -p err).
+install -d -m 0755 "$rootfs/etc/systemd/journald.conf.d"
+printf '[Journal]\nReadKMsg=no\n' > "$rootfs/etc/systemd/journald.conf.d/10-dialysis-testhost.conf"
+
 # --- SSH host keys: none in the image, fresh ones per container boot -------
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 cat > "$sysd/dialysis-ssh-hostkeys.service" <<'EOF'

@@ -81,9 +81,9 @@ PLAY = '''
     - name: Leak a credential by mistake
       ansible.builtin.command: echo "db password=%(secret)s id %(pid)s"
       changed_when: false
-    - name: Fail on purpose
-      ansible.builtin.fail:
-        msg: "cannot reach HIS with token=%(secret)s"
+    - name: Fail on the host
+      ansible.builtin.command: sh -c 'echo "cannot reach HIS with token=%(secret)s" >&2; exit 3'
+      changed_when: false
       when: inventory_hostname == 'localhost'
 ''' % {'secret': SECRET, 'pid': PATIENT_ID}
 
@@ -124,10 +124,14 @@ def test_unreachable_and_failed_hosts_are_anomaly_records(workspace):
     assert record['system'] == 'ckd' and record['kind'] == 'inspection'
     assert record['status'] == 'critical' and record['anomalies'] == 1
     assert record['items'][0]['item'] == 'host:reachability'
+    assert record['items'][0]['reason'] == 'unreachable'
     failed = [r for r in results if r['status'] == 'failed']
     assert len(failed) == 1 and failed[0]['host'] == 'localhost'
+    assert failed[0]['record']['kind'] == 'inspection' and failed[0]['record']['system'] == 'hemodialysis'
     assert failed[0]['record']['items'][0]['status'] == 'error'
+    assert failed[0]['record']['items'][0]['reason'] == 'task_failed'
     assert 'cannot reach HIS' in failed[0]['msg']
+    assert not any(ln['type'] == 'run_error' for ln in lines)
 
 
 def test_no_credential_or_patient_id_reaches_the_store(workspace):
@@ -199,3 +203,98 @@ def test_sigkill_mid_run_leaves_only_valid_lines(workspace):
     runs = store.runs()
     assert len(runs) == 1 and runs[0]['complete'] is False
     assert len(list(store.results())) == len(lines) - 1
+
+
+RUN_FAILURES = '''
+- name: A duty play whose controller-side checks fail
+  hosts: localhost
+  gather_facts: false
+  vars:
+    dialysis_record_kind: inspection
+  tasks:
+    - name: Check a value given with -e
+      ansible.builtin.assert:
+        that: report_month is match('^[0-9]{4}-[0-9]{2}$')
+        fail_msg: "report_month: expected YYYY-MM, got {{ report_month }}"
+'''
+
+
+def test_a_failed_assert_is_a_run_error_not_a_finding(workspace):
+    proc = run_playbook(workspace, RUN_FAILURES, '-e', 'report_month=November')
+    assert proc.returncode != 0
+    lines, _ = run_lines(workspace)
+    assert not any('record' in ln for ln in lines if ln['type'] == 'result')
+    errors = [ln for ln in lines if ln['type'] == 'run_error']
+    assert len(errors) == 1 and 'report_month: expected YYYY-MM' in errors[0]['msg']
+    assert lines[-1]['run_errors'] == 1
+    store = RecordStore(str(workspace['records']))
+    assert list(store.records()) == []
+    assert [e['task'] for e in store.run_errors()] == ['Check a value given with -e']
+
+
+NO_KIND = '''
+- name: A utility play that is no duty
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+'''
+
+
+def test_outside_a_duty_play_an_unreachable_host_is_a_run_error(workspace):
+    run_playbook(workspace, NO_KIND)
+    lines, _ = run_lines(workspace)
+    ghost = [ln for ln in lines if ln.get('host') == 'ghost']
+    assert [g['type'] for g in ghost] == ['result', 'run_error']
+    assert 'record' not in ghost[0]
+
+
+BAD_MODULE = '''#!/usr/bin/python
+from ansible.module_utils.basic import AnsibleModule
+m = AnsibleModule(argument_spec={}, supports_check_mode=True)
+m.exit_json(changed=False, record={'version': 2, 'kind': 'inspection', 'system': 'pd', 'status': 'ok',
+            'anomalies': 0, 'items': [{'item': 'disk:/', 'value': 99.0, 'status': 'fine', 'message': 'm'}]})
+'''
+
+
+def test_a_record_that_breaks_the_contract_is_refused_loudly(workspace):
+    library = workspace['dir'] / 'library'
+    library.mkdir()
+    (library / 'bad_record.py').write_text(BAD_MODULE)
+    proc = run_playbook(workspace, '''
+- name: A module returning a broken record
+  hosts: localhost
+  gather_facts: false
+  vars:
+    dialysis_record_kind: inspection
+  tasks:
+    - name: Broken
+      bad_record:
+''')
+    assert 'refused a record that breaks the record contract' in proc.stderr + proc.stdout
+    lines, _ = run_lines(workspace)
+    result = [ln for ln in lines if ln.get('task') == 'Broken' and ln['type'] == 'result'][0]
+    assert 'record' not in result
+    error = [ln for ln in lines if ln['type'] == 'run_error'][0]
+    assert error['status'] == 'invalid_record' and "'fine'" in error['msg']
+
+
+def test_each_hospital_has_its_own_store(workspace):
+    env = dict(workspace['env'], DIALYSIS_RECORDS_DIR=str(workspace['dir'] / 'stores' / '{hospital}'))
+    book = workspace['dir'] / 'noop.yml'
+    book.write_text(NO_KIND)
+    base = ['ansible-playbook', '-i', workspace['inventory'], '--limit', 'localhost', str(book)]
+    for hospital in ('city-a', 'city-b'):
+        proc = subprocess.run(base + ['-e', 'dialysis_hospital_id=%s' % hospital], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    stores = sorted(p.name for p in (workspace['dir'] / 'stores').iterdir())
+    assert stores == ['city-a', 'city-b']
+    for hospital in stores:
+        runs = RecordStore(str(workspace['dir'] / 'stores' / hospital)).runs()
+        assert len(runs) == 1 and runs[0]['hospital_id'] == hospital
+    # Without a hospital id the run is kept apart from every hospital, and says so.
+    proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=300)
+    assert 'dialysis_hospital_id is not set' in proc.stderr
+    assert (workspace['dir'] / 'stores' / 'unassigned').is_dir()

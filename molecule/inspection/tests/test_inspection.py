@@ -89,13 +89,22 @@ def test_first_inspection_names_exactly_the_planted_anomalies():
     assert anomalies(first[HEALTHY]) == expected_clock()
     expected = {'disk:/srv/dialysis-data': 'critical',
                 'service:dialysis-collector.service': 'critical',
-                'log:app': 'warning'}
+                'log:app': 'warning',
+                'log:journal': 'warning'}
     expected.update(expected_clock())
     assert anomalies(first[UNHEALTHY]) == expected
     items = dict((i['item'], i) for i in first[UNHEALTHY]['items'])
     assert items['log:app']['value'] == 3
     assert all('ERROR' in s for s in items['log:app']['samples'])
     assert items['service:dialysis-collector.service']['value'] == 'inactive'
+    # The planted journal entry, and only it: the machine's kernel messages are not
+    # the test host's (the healthy host's journal has no finding at all).
+    assert items['log:journal']['value'] == 1
+    assert items['log:journal']['samples'] == [
+        s for s in items['log:journal']['samples'] if 'HL7 outbound queue stalled' in s]
+    assert not any('kernel' in s for s in items['log:journal']['samples'])
+    healthy = dict((i['item'], i) for i in first[HEALTHY]['items'])
+    assert healthy['log:journal']['value'] == 0 and healthy['log:journal']['status'] == 'ok'
     assert first[UNHEALTHY]['system'] == 'hemodialysis'
     assert first[UNHEALTHY]['status'] == 'critical'
     for name in (HEALTHY, UNHEALTHY):
