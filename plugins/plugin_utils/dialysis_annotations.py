@@ -104,7 +104,7 @@ class AnnotationError(ValueError):
             message = '%s:%d: %s: %s' % (path, line, key, problem)
         else:
             message = '%s:%d: %s' % (path, line, problem)
-        super(AnnotationError, self).__init__(message)
+        super().__init__(message)
 
     def __reduce__(self):
         return (AnnotationError, (self.path, self.line, self.key, self.problem))
@@ -237,7 +237,7 @@ class Annotations(object):
         try:
             with open(self.path, 'rb') as handle:
                 data = handle.read()
-        except (IOError, OSError) as exc:
+        except OSError as exc:
             raise self._fail(1, '', 'cannot read the file: %s' % (exc.strerror or exc)) from None
         raw = _decode(self.path, data)
         try:
@@ -245,7 +245,7 @@ class Annotations(object):
         except Exception as exc:  # ruamel raises several types; most carry a mark
             mark = getattr(exc, 'problem_mark', None) or getattr(exc, 'context_mark', None)
             line = mark.line + 1 if mark is not None else 1
-            problem = getattr(exc, 'problem', None) or str(exc).splitlines()[0]
+            problem = getattr(exc, 'problem', None) or (str(exc).splitlines() or [type(exc).__name__])[0]
             raise self._fail(line, '', 'not valid YAML (%s); fix the file or restore it from the '
                                        'last report run' % problem) from None
         self._validate(doc, raw.split('\n'))
