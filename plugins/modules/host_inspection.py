@@ -28,7 +28,7 @@ description:
     they leave the host.
 version_added: "1.0.0"
 author:
-  - dialysis-ops contributors
+  - dialysis-ops contributors (@dialysis-ops)
 options:
   system:
     description: The clinical system the host belongs to, copied into the record.
@@ -130,9 +130,12 @@ options:
     choices: [auto, psutil, proc]
 attributes:
   check_mode:
+    description: Can run in check_mode and return the same record as without it.
     support: full
     details: Nothing on the host changes; in check mode the log positions are not saved.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode),
+      when in diff mode.
     support: none
 notes:
   - Read-only; C(changed) is always false. Only the log position file is written.
@@ -169,6 +172,12 @@ record:
         threshold: {warning: 85, critical: 95}
         status: critical
         message: "Filesystem /var/lib/postgresql is 96.1% full (critical at 95%)"
+      - item: log:app
+        value: null
+        status: skipped
+        reason: not_found
+        path: /opt/hdis/logs/app.log
+        message: Log /opt/hdis/logs/app.log not found
 collector:
   description: Which collector produced the figures (psutil or proc).
   returned: always
@@ -178,6 +187,7 @@ collector:
 import ctypes
 import ctypes.util
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -193,7 +203,11 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan impo
     scan_journal,
     scan_log,
 )
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    RecordError,
+    make_item,
+    make_record,
+)
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
     classify,
     validate_thresholds,
@@ -268,7 +282,8 @@ def check_filesystems(collector, params, thresholds, fs_thresholds):
             usage = fs_usage(mount)
         except OSError as exc:
             items.append(make_item('disk:%s' % mount, None, 'error',
-                                   'Cannot read usage of %s: %s' % (mount, exc.strerror)))
+                                   'Cannot read usage of %s: %s' % (mount, exc.strerror),
+                                   reason='unreadable'))
             continue
         if not usage['total_bytes']:
             continue
@@ -292,7 +307,6 @@ def check_filesystems(collector, params, thresholds, fs_thresholds):
 
 
 def check_uptime(collector):
-    import time
     seconds = int(time.time() - collector.boot_time())
     days, rem = divmod(seconds, 86400)
     return [make_item('system:uptime', seconds, 'ok',
@@ -309,7 +323,7 @@ def check_services(module, services):
         [systemctl, 'show', '--no-pager',
          '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp']
         + list(services))
-    blocks = [b for b in out.strip().split('\n\n')] if out.strip() else []
+    blocks = out.strip().split('\n\n') if out.strip() else []
     items, metrics = [], {}
     for number, name in enumerate(services):
         block = blocks[number] if number < len(blocks) else ''
@@ -317,8 +331,10 @@ def check_services(module, services):
         load, active = props.get('LoadState', 'unknown'), props.get('ActiveState', 'unknown')
         sub = props.get('SubState', 'unknown')
         metrics[name] = props
+        reason = None
         if load == 'not-found':
             st, msg = 'critical', 'Service %s is not installed on this host' % name
+            reason = 'not_found'
         elif active == 'active':
             st, msg = 'ok', 'Service %s is active (%s)' % (name, sub)
         elif active in ('activating', 'reloading'):
@@ -326,9 +342,10 @@ def check_services(module, services):
         else:
             st, msg = 'critical', 'Service %s is %s (%s)' % (name, active, sub)
         items.append(make_item('service:%s' % name, active if load != 'not-found' else 'not-found',
-                               st, msg))
+                               st, msg, reason=reason))
     if rc != 0 and not blocks:
-        items = [make_item('service:%s' % s, None, 'error', 'systemctl failed: %s' % err.strip()[:200])
+        items = [make_item('service:%s' % s, None, 'error', 'systemctl failed: %s' % err.strip()[:200],
+                           reason='systemctl_failed')
                  for s in services]
     return items, metrics
 
@@ -342,9 +359,9 @@ def check_sysv_services(module, services):
         if not os.access(script, os.X_OK):
             items.append(make_item('service:%s' % name, None, 'error',
                                    'Cannot check %s: systemd is not running and there is no '
-                                   'init script %s' % (name, script)))
+                                   'init script %s' % (name, script), reason='no_systemd'))
             continue
-        rc, out, err = module.run_command([script, 'status'])
+        rc, dummy_out, dummy_err = module.run_command([script, 'status'])
         metrics[name] = {'init_script': script, 'rc': rc}
         if rc == 0:
             items.append(make_item('service:%s' % name, 'active', 'ok',
@@ -355,7 +372,7 @@ def check_sysv_services(module, services):
         else:
             items.append(make_item('service:%s' % name, 'unknown', 'warning',
                                    'Service %s status unknown: %s status exited %d'
-                                   % (name, script, rc)))
+                                   % (name, script, rc), reason='status_unknown'))
     return items, metrics
 
 
@@ -389,16 +406,20 @@ def check_clock(required):
     try:
         synced, maxerror = clock_state()
     except (OSError, AttributeError) as exc:
-        return [make_item('clock:sync', None, 'error', 'Cannot read clock state: %s' % exc)], {}
+        return [make_item('clock:sync', None, 'error', 'Cannot read clock state: %s' % exc,
+                          reason='clock_unreadable')], {}
+    reason = None
     if synced:
         st, msg = 'ok', 'Clock is synchronised (max error %g ms)' % maxerror
     elif required:
         st, msg = 'warning', 'Clock is not synchronised to a time source'
+        reason = 'unsynchronised'
     else:
         st, msg = 'ok', 'Clock is not synchronised (not required on this host)'
+        reason = 'unsynchronised'
     value = 'synchronised' if synced else 'unsynchronised'
-    return [make_item('clock:sync', value, st, msg)], {'synchronised': synced,
-                                                       'maxerror_ms': maxerror}
+    return [make_item('clock:sync', value, st, msg, reason=reason)], {'synchronised': synced,
+                                                                      'maxerror_ms': maxerror}
 
 
 def check_logs(module, params, thresholds, state):
@@ -414,8 +435,11 @@ def check_logs(module, params, thresholds, state):
             module.fail_json(msg=str(exc))
         files_state.update(new_files)
         if result is None:
-            st = 'ok' if spec.get('optional') else 'warning'
-            items.append(make_item('log:%s' % name, None, st, 'Log %s not found' % spec['path']))
+            # An optional log that is absent does not apply here (not checked); a
+            # required one that is missing is a finding.
+            st = 'skipped' if spec.get('optional') else 'warning'
+            items.append(make_item('log:%s' % name, None, st, 'Log %s not found' % spec['path'],
+                                   reason='not_found', path=spec['path']))
             continue
         st = classify(result['matches'], pair)
         msg = '%d error lines in %s since the previous inspection%s' % (
@@ -423,7 +447,8 @@ def check_logs(module, params, thresholds, state):
         if result['events']:
             msg += ' [%s]' % ', '.join(result['events'])
         items.append(make_item('log:%s' % name, result['matches'], st, msg, unit='lines',
-                               threshold=_pair(pair), samples=result['samples'] or None))
+                               threshold=_pair(pair), samples=result['samples'] or None,
+                               path=spec['path']))
         metrics[name] = result
     if params['journal']:
         journalctl = module.get_bin_path('journalctl')
@@ -433,7 +458,8 @@ def check_logs(module, params, thresholds, state):
                                           params['log_max_samples'], journalctl=journalctl)
             if result is not None and 'error' in result:
                 items.append(make_item('log:journal', None, 'error',
-                                       'Cannot read the journal: %s' % result['error']))
+                                       'Cannot read the journal: %s' % result['error'],
+                                       reason='journal_unreadable'))
             elif result is not None:
                 st = classify(result['matches'], pair)
                 msg = '%d journal entries at priority %s or worse since the previous inspection%s' % (
@@ -477,6 +503,17 @@ def run_module():
         ),
         supports_check_mode=True,
     )
+    try:
+        record = inspect_host(module)
+    except RecordError as exc:
+        # An item that does not hold to the record contract is a bug in this module:
+        # name the item and the problem rather than return a half-valid record.
+        module.fail_json(msg='host_inspection built an invalid record (module bug): %s' % exc)
+    module.exit_json(changed=False, record=record, collector=record['metrics']['collector'])
+
+
+def inspect_host(module):
+    """The inspection record of this host (RecordError if an item breaks the contract)."""
     params = module.params
     thresholds, fs_thresholds, errors = validate_thresholds(
         params['thresholds'], params['filesystem_thresholds'],
@@ -510,10 +547,10 @@ def run_module():
         except (IOError, OSError) as exc:
             items.append(make_item('inspection:state', state_path, 'warning',
                                    'Cannot save log positions to %s (%s); the next inspection '
-                                   'will rescan these logs' % (state_path, exc)))
+                                   'will rescan these logs' % (state_path, exc),
+                                   reason='save_failed'))
 
-    record = make_record('inspection', params['system'], items, metrics)
-    module.exit_json(changed=False, record=record, collector=collector.name)
+    return make_record('inspection', params['system'], items, metrics)
 
 
 def main():

@@ -44,7 +44,7 @@ def test_record_shape_is_the_same_for_both_collectors(capsys, base_args, collect
         assert key in items, key
     for item in record['items']:
         assert set(item) >= {'item', 'value', 'status', 'message'}
-        assert item['status'] in ('ok', 'warning', 'critical', 'error')
+        assert item['status'] in ('ok', 'skipped', 'warning', 'critical', 'error')
     assert sorted(record['metrics']) == ['clock', 'collector', 'cpu', 'filesystems', 'logs',
                                          'memory', 'services', 'uptime_seconds']
     assert sorted(record['metrics']['memory']) == sorted(hm._memory_shape(1, 1, 0, 0))
@@ -99,21 +99,85 @@ def test_missing_log_is_a_warning_unless_optional(capsys, base_args, tmp_path):
     args = dict(base_args, logs=[{'name': 'gone', 'path': str(tmp_path / 'gone.log')},
                                  {'name': 'maybe', 'path': str(tmp_path / 'maybe.log'),
                                   'optional': True}])
-    items = items_by_id(run(capsys, args))
-    assert items['log:gone']['status'] == 'warning'
-    assert items['log:maybe']['status'] == 'ok'
+    record = run(capsys, args)['record']
+    items = items_by_id({'record': record})
+    gone = items['log:gone']
+    assert (gone['status'], gone['value'], gone['reason']) == ('warning', None, 'not_found')
+    assert gone['path'] == str(tmp_path / 'gone.log')
+    assert record['anomalies'] >= 1
+
+
+def test_an_optional_log_that_does_not_exist_is_reported_as_not_checked_not_as_normal(
+        capsys, base_args, tmp_path):
+    args = dict(base_args, logs=[{'name': 'maybe', 'path': str(tmp_path / 'maybe.log'),
+                                  'optional': True}])
+    record = run(capsys, args)['record']
+    maybe = items_by_id({'record': record})['log:maybe']
+    assert maybe['status'] == 'skipped' and maybe['status'] != 'ok'
+    assert maybe['value'] is None and maybe['reason'] == 'not_found'
+    assert maybe['path'] == str(tmp_path / 'maybe.log')
+    # Not a finding either: it counts for neither the anomalies nor the overall status.
+    assert record['anomalies'] == sum(1 for i in record['items']
+                                      if i['status'] in ('warning', 'critical', 'error'))
+    assert record['status'] != 'skipped'
+
+
+def test_log_items_name_their_configured_path(capsys, base_args):
+    app = items_by_id(run(capsys, base_args))['log:app']
+    assert app['path'] == base_args['logs'][0]['path'] and 'reason' not in app
+
+
+def test_measured_items_carry_no_reason(capsys, base_args):
+    items = items_by_id(run(capsys, base_args))
+    for key in ('cpu:usage', 'cpu:load', 'memory:ram', 'memory:swap', 'disk:/', 'inode:/'):
+        assert 'reason' not in items[key], key
+
+
+def test_unreadable_filesystem_is_an_error_with_a_reason(capsys, base_args, monkeypatch):
+    def unreadable(mount):
+        raise OSError(13, 'Permission denied')
+    monkeypatch.setattr(host_inspection, 'fs_usage', unreadable)
+    disk = items_by_id(run(capsys, base_args))['disk:/']
+    assert (disk['status'], disk['value'], disk['reason']) == ('error', None, 'unreadable')
+
+
+def test_unreadable_journal_is_an_error_with_a_reason(capsys, base_args, monkeypatch):
+    monkeypatch.setattr(host_inspection, 'scan_journal',
+                        lambda *args, **kwargs: ({'error': 'No journal files were found.'}, None))
+    monkeypatch.setattr(host_inspection.AnsibleModule, 'get_bin_path',
+                        lambda self, name, *args, **kwargs: '/usr/bin/' + name)
+    journal = items_by_id(run(capsys, dict(base_args, journal=True)))['log:journal']
+    assert (journal['status'], journal['value'], journal['reason']) == (
+        'error', None, 'journal_unreadable')
+
+
+def test_positions_that_cannot_be_saved_are_a_warning_with_a_reason(capsys, base_args, tmp_path):
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text('')
+    state = items_by_id(run(capsys, dict(base_args, state_dir=str(blocker))))['inspection:state']
+    assert state['status'] == 'warning' and state['reason'] == 'save_failed'
+
+
+def test_an_item_that_breaks_the_record_contract_fails_the_module(capsys, base_args, monkeypatch):
+    def bad_uptime(collector):
+        return [{'item': 'system:uptime', 'value': 1, 'status': 'fine', 'message': 'x'}], 1
+    monkeypatch.setattr(host_inspection, 'check_uptime', bad_uptime)
+    result = run(capsys, base_args)
+    assert result['failed'] is True
+    assert 'invalid record' in result['msg'] and 'system:uptime' in result['msg']
 
 
 class FakeModule(object):
-    def __init__(self, out, rc=0):
-        self.out, self.rc = out, rc
+    def __init__(self, out, rc=0, err=''):
+        self.out, self.rc, self.err = out, rc, err
+        self.cmd = None
 
     def get_bin_path(self, name):
         return '/bin/systemctl'
 
     def run_command(self, cmd):
         self.cmd = cmd
-        return self.rc, self.out, ''
+        return self.rc, self.out, self.err
 
 
 def test_service_states_from_systemctl_show(monkeypatch):
@@ -122,23 +186,67 @@ def test_service_states_from_systemctl_show(monkeypatch):
            'Id=hdis.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\n\n'
            'Id=nope.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n')
     module = FakeModule(out)
-    items, _ = host_inspection.check_services(module, ['postgresql.service', 'hdis.service',
-                                                       'nope.service'])
-    assert [(i['item'], i['status']) for i in items] == [
-        ('service:postgresql.service', 'ok'), ('service:hdis.service', 'critical'),
-        ('service:nope.service', 'critical')]
+    items, dummy_metrics = host_inspection.check_services(
+        module, ['postgresql.service', 'hdis.service', 'nope.service'])
+    assert [(i['item'], i['value'], i['status'], i.get('reason')) for i in items] == [
+        ('service:postgresql.service', 'active', 'ok', None),
+        ('service:hdis.service', 'failed', 'critical', None),
+        ('service:nope.service', 'not-found', 'critical', 'not_found')]
     assert 'not installed' in items[2]['message']
     assert module.cmd[-3:] == ['postgresql.service', 'hdis.service', 'nope.service']
 
 
+def test_systemctl_failure_is_an_error_with_a_reason(monkeypatch):
+    monkeypatch.setattr(host_inspection.os.path, 'isdir', lambda p: True)
+    items, dummy_metrics = host_inspection.check_services(
+        FakeModule('', rc=1, err='Failed to connect to bus'), ['a.service', 'b.service'])
+    assert [(i['item'], i['value'], i['status'], i['reason']) for i in items] == [
+        ('service:a.service', None, 'error', 'systemctl_failed'),
+        ('service:b.service', None, 'error', 'systemctl_failed')]
+
+
 def test_services_without_systemd_use_init_scripts(monkeypatch, tmp_path):
     monkeypatch.setattr(host_inspection.os.path, 'isdir', lambda p: False)
-    items, _ = host_inspection.check_services(FakeModule(''), ['surely-absent-xyz.service'])
+    items, dummy_metrics = host_inspection.check_services(FakeModule(''), ['surely-absent-xyz.service'])
     assert items[0]['status'] == 'error' and 'no init script' in items[0]['message']
+    assert items[0]['reason'] == 'no_systemd'
+
+
+@pytest.mark.parametrize('rc, value, status, reason', [
+    (0, 'active', 'ok', None),
+    (3, 'inactive', 'critical', None),
+    (4, 'unknown', 'warning', 'status_unknown'),
+])
+def test_init_script_status(monkeypatch, rc, value, status, reason):
+    monkeypatch.setattr(host_inspection.os.path, 'isdir', lambda p: False)
+    monkeypatch.setattr(host_inspection.os, 'access', lambda path, mode: True)
+    items, dummy_metrics = host_inspection.check_services(FakeModule('', rc=rc), ['hdis'])
+    assert (items[0]['value'], items[0]['status'], items[0].get('reason')) == (value, status, reason)
 
 
 def test_clock_state_reads_the_kernel():
     synced, maxerror = host_inspection.clock_state()
     assert isinstance(synced, bool) and maxerror >= 0
-    items, _ = host_inspection.check_clock(required=False)
+    items, dummy_metrics = host_inspection.check_clock(required=False)
     assert items[0]['status'] == 'ok'
+
+
+@pytest.mark.parametrize('synced, required, status, reason', [
+    (True, True, 'ok', None),
+    (False, True, 'warning', 'unsynchronised'),
+    (False, False, 'ok', 'unsynchronised'),
+])
+def test_clock_reasons(monkeypatch, synced, required, status, reason):
+    monkeypatch.setattr(host_inspection, 'clock_state', lambda: (synced, 1.5))
+    items, dummy_metrics = host_inspection.check_clock(required)
+    assert (items[0]['status'], items[0].get('reason')) == (status, reason)
+    assert items[0]['value'] == ('synchronised' if synced else 'unsynchronised')
+
+
+def test_unreadable_clock_is_an_error_with_a_reason(monkeypatch):
+    def broken():
+        raise OSError(1, 'adjtimex failed')
+    monkeypatch.setattr(host_inspection, 'clock_state', broken)
+    items, dummy_metrics = host_inspection.check_clock(True)
+    assert (items[0]['value'], items[0]['status'], items[0]['reason']) == (
+        None, 'error', 'clock_unreadable')
