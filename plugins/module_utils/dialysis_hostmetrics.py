@@ -161,7 +161,7 @@ class ProcCollector(object):
     def memory(self):
         info = {}
         for line in self._read('meminfo').splitlines():
-            key, _, value = line.partition(':')
+            key, dummy_sep, value = line.partition(':')
             parts = value.split()
             if parts:
                 info[key] = int(parts[0]) * 1024

@@ -57,9 +57,9 @@ def test_inspection_errors_checks_every_host_with_role_defaults_for_the_rest():
 
 
 def test_anomaly_messages_per_host():
-    hosts = [{'inventory_hostname': 'a', 'inspection_result': {'record': {'items': [
-        {'status': 'ok', 'message': 'fine'}, {'status': 'critical', 'message': 'disk full'}]}}},
-             {'inventory_hostname': 'b', 'inspection_result': {'record': {'items': [
-                 {'status': 'ok', 'message': 'fine'}]}}},
-             {'inventory_hostname': 'c'}]
+    host_a = {'inventory_hostname': 'a', 'inspection_result': {'record': {'items': [
+        {'status': 'ok', 'message': 'fine'}, {'status': 'critical', 'message': 'disk full'}]}}}
+    host_b = {'inventory_hostname': 'b', 'inspection_result': {'record': {'items': [
+        {'status': 'ok', 'message': 'fine'}]}}}
+    hosts = [host_a, host_b, {'inventory_hostname': 'c'}]
     assert dialysis.anomaly_messages(hosts) == {'a': ['disk full']}

@@ -137,7 +137,7 @@ def test_sampling_sees_a_busy_process():
     child.start()
     try:
         for col in (hm.ProcCollector(), hm.PsutilCollector()):
-            cpu, top_cpu, _, _ = hm.sample_cpu_and_processes(col, 0.5, 5)
+            cpu, top_cpu, dummy_top_mem, dummy_count = hm.sample_cpu_and_processes(col, 0.5, 5)
             assert child.pid in [p['pid'] for p in top_cpu]
             assert cpu > 20.0
     finally:

@@ -169,7 +169,7 @@ def test_samples_are_redacted_and_bounded(tmp_path):
 def test_more_than_max_bytes_skips_ahead(tmp_path):
     path = tmp_path / 'flood.log'
     append(path, *['ERROR flood line %05d' % i for i in range(5000)])
-    result, _ = ls.scan_log({'path': str(path)}, {}, 4096, 3)
+    result, dummy_files = ls.scan_log({'path': str(path)}, {}, 4096, 3)
     assert result['skipped_bytes'] > 0 and result['matches'] < 5000
     assert any('skipped' in e for e in result['events'])
     assert result['samples'][0].startswith('ERROR flood line')

@@ -16,79 +16,80 @@ def test_defaults_are_valid_and_complete():
 
 
 def test_partial_override_keeps_other_defaults():
-    merged, _, errors = validate_thresholds({'disk_percent': {'warning': 80}})
+    merged, dummy_fs, errors = validate_thresholds({'disk_percent': {'warning': 80}})
     assert errors == []
     assert merged['disk_percent'] == {'warning': 80.0, 'critical': 95.0}
     assert merged['memory_percent'] == DEFAULT_THRESHOLDS['memory_percent']
 
 
 def test_numeric_strings_from_inventory_are_accepted():
-    merged, _, errors = validate_thresholds({'cpu_percent': {'warning': '70', 'critical': ' 90 '}})
+    merged, dummy_fs, errors = validate_thresholds({'cpu_percent': {'warning': '70', 'critical': ' 90 '}})
     assert errors == []
     assert merged['cpu_percent'] == {'warning': 70.0, 'critical': 90.0}
 
 
 def test_word_instead_of_number_names_variable_and_expected_form():
-    _, _, errors = validate_thresholds({'disk_percent': {'warning': 'ninety'}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk_percent': {'warning': 'ninety'}})
     assert errors == ["inspection_thresholds.disk_percent.warning: expected a number (e.g. 85), "
                       "got 'ninety'"]
 
 
 def test_warning_above_critical_is_rejected():
-    _, _, errors = validate_thresholds({'memory_percent': {'warning': 97, 'critical': 95}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'memory_percent': {'warning': 97, 'critical': 95}})
     assert errors == ['inspection_thresholds.memory_percent: warning (97) must not be above '
                       'critical (95)']
 
 
 def test_warning_above_default_critical_is_rejected():
-    _, _, errors = validate_thresholds({'disk_percent': {'warning': 96}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk_percent': {'warning': 96}})
     assert 'warning (96) must not be above critical (95)' in errors[0]
 
 
 @pytest.mark.parametrize('value', [True, None, [], {'a': 1}])
 def test_non_numbers_are_rejected(value):
-    _, _, errors = validate_thresholds({'swap_percent': {'critical': value}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'swap_percent': {'critical': value}})
     assert len(errors) == 1 and 'swap_percent.critical: expected a number' in errors[0]
 
 
 def test_percentages_above_100_and_negative_values_are_rejected():
-    _, _, errors = validate_thresholds({'disk_percent': {'critical': 120},
-                                        'load_per_core': {'warning': -1}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk_percent': {'critical': 120},
+                                                          'load_per_core': {'warning': -1}})
     assert any('between 0 and 100' in e for e in errors)
     assert any('load_per_core.warning: expected a number >= 0' in e for e in errors)
 
 
 def test_load_per_core_may_exceed_100():
-    merged, _, errors = validate_thresholds({'load_per_core': {'warning': 150, 'critical': 300}})
+    merged, dummy_fs, errors = validate_thresholds({'load_per_core': {'warning': 150, 'critical': 300}})
     assert errors == [] and merged['load_per_core']['critical'] == 300.0
 
 
 def test_unknown_item_and_unknown_key_are_named():
-    _, _, errors = validate_thresholds({'disk': {'warning': 1}, 'cpu_percent': {'warn': 1}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk': {'warning': 1}, 'cpu_percent': {'warn': 1}})
     assert any(e.startswith('inspection_thresholds.disk: unknown item') for e in errors)
     assert any('cpu_percent: unknown key(s) warn' in e for e in errors)
 
 
 def test_not_a_mapping():
-    _, _, errors = validate_thresholds(['disk_percent'])
+    dummy_merged, dummy_fs, errors = validate_thresholds(['disk_percent'])
     assert errors[0].startswith('inspection_thresholds: expected a mapping')
-    _, _, errors = validate_thresholds({'disk_percent': 90})
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk_percent': 90})
     assert 'inspection_thresholds.disk_percent: expected a mapping' in errors[0]
 
 
 def test_filesystem_overrides_inherit_and_validate():
-    _, fs, errors = validate_thresholds({'disk_percent': {'warning': 70, 'critical': 80}},
-                                        {'/var/lib/postgresql': {'critical': 90}})
+    dummy_merged, fs, errors = validate_thresholds({'disk_percent': {'warning': 70, 'critical': 80}},
+                                                   {'/var/lib/postgresql': {'critical': 90}})
     assert errors == []
     assert fs['/var/lib/postgresql'] == {'warning': 70.0, 'critical': 90.0}
-    _, _, errors = validate_thresholds({}, {'data': {'warning': 1}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({}, {'data': {'warning': 1}})
     assert "inspection_filesystem_thresholds['data']: expected an absolute mount point" in errors[0]
-    _, _, errors = validate_thresholds({}, {'/srv': {'warning': 99, 'critical': 90}})
+    dummy_merged, dummy_fs, errors = validate_thresholds({}, {'/srv': {'warning': 99, 'critical': 90}})
     assert "inspection_filesystem_thresholds['/srv']: warning (99) must not be above" in errors[0]
 
 
 def test_custom_variable_names_appear_in_messages():
-    _, _, errors = validate_thresholds({'disk_percent': {'warning': 'x'}}, varname='thresholds')
+    dummy_merged, dummy_fs, errors = validate_thresholds({'disk_percent': {'warning': 'x'}},
+                                                         varname='thresholds')
     assert errors[0].startswith('thresholds.disk_percent.warning')
 
 
