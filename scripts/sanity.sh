@@ -29,6 +29,19 @@ if ! command -v ansible-test >/dev/null 2>&1; then
   exit 1
 fi
 
+# The shellcheck program: ansible-test's shellcheck test is skipped (only a warning)
+# when the program is missing, so install it like setup.sh installs its packages.
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "sanity: installing shellcheck"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q shellcheck >/dev/null
+  else
+    echo "sanity: shellcheck is missing; install it (sudo apt-get install shellcheck) and run again" >&2
+    exit 1
+  fi
+fi
+
 # --- (1) pip bootstrap script, generated ---------------------------------------
 # The pip version ansible-test bootstraps its venvs with (get_venv_packages()).
 pip_version=$(python -c '
