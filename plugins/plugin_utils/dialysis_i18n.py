@@ -27,28 +27,40 @@ CATALOGUE = {
     'vendor_signature': ('运维方项目负责人', 'Vendor project lead'),
     'date': ('日期', 'Date'),
     # sheet columns (contract clause R1 and DESIGN's sheet fields)
-    'col_time': ('巡检时间', 'Inspection time'),
+    'col_time': ('巡检时间 ({tz})', 'Inspection time ({tz})'),
     'col_system': ('系统', 'System'),
     'col_host': ('主机', 'Host'),
     'col_item': ('巡检项目', 'Item inspected'),
     'col_value': ('测量值', 'Measured value'),
-    'col_threshold': ('阈值', 'Threshold'),
+    'col_unit': ('单位', 'Unit'),
+    'col_warning': ('警告阈值', 'Warning level'),
+    'col_critical': ('严重阈值', 'Critical level'),
     'col_result': ('结果', 'Result'),
     'col_anomaly': ('异常描述', 'Anomaly'),
+    'col_description': ('说明', 'Description'),
+    'col_detail': ('技术细节', 'Technical detail'),
     'col_feedback': ('异常反馈', 'Feedback'),
     'col_resolution': ('处理结果', 'Resolution'),
     'col_engineer': ('巡检工程师', 'Engineer'),
     'col_lead': ('项目负责人', 'Project lead'),
     'col_status': ('状态', 'Status'),
     'col_anomaly_id': ('异常编号', 'Anomaly id'),
-    'col_first_seen': ('首次发现', 'First seen'),
-    'col_occurrences': ('出现次数', 'Occurrences'),
+    'col_first_seen': ('首次发现 ({tz})', 'First seen ({tz})'),
+    'col_last_seen': ('最近发现 ({tz})', 'Last seen ({tz})'),
+    'col_occurrences': ('出现次数', 'Times seen'),
     'col_severity': ('严重程度', 'Severity'),
+    'col_reason': ('原因', 'Reason'),
+    'col_disk': ('磁盘最高使用率 %', 'Fullest disk %'),
+    'col_memory': ('内存使用率 %', 'Memory %'),
+    'col_cpu': ('CPU 使用率 %', 'CPU %'),
+    'col_month': ('月份', 'Month'),
     # results and states
     'result_ok': ('正常', 'Normal'),
+    'result_skipped': ('未检查', 'Not checked'),
     'result_warning': ('警告', 'Warning'),
     'result_critical': ('异常', 'Abnormal'),
-    'result_error': ('异常', 'Abnormal'),
+    'result_error': ('检查失败', 'Check failed'),
+    'result_missing': ('未巡检', 'Not inspected'),
     'severity_warning': ('警告', 'Warning'),
     'severity_critical': ('严重', 'Critical'),
     'severity_error': ('检查失败', 'Check failed'),
@@ -65,21 +77,29 @@ CATALOGUE = {
     'sec_missing': ('未巡检或不可达的主机', 'Hosts not inspected or unreachable'),
     'sec_trends': ('资源使用趋势', 'Resource trends'),
     'sec_signatures': ('签字确认', 'Signatures'),
+    'sec_monthly_notes': ('各月异常反馈与处理', 'Monthly feedback and resolutions'),
     'hosts_in_inventory': ('纳入巡检的主机', 'Hosts to inspect'),
     'hosts_inspected': ('已巡检主机', 'Hosts inspected'),
+    'hosts_not_inspected': ('未巡检主机', 'Hosts not inspected'),
     'inspections': ('巡检次数', 'Inspections'),
     'items_checked': ('检查项数', 'Items checked'),
     'anomalies_total': ('异常项', 'Anomalies'),
     'anomalies_open': ('未解决', 'Open'),
     'anomalies_resolved': ('已解决', 'Resolved'),
     'no_anomalies': ('本期未发现异常。', 'No anomaly in this period.'),
+    'no_monthly_notes': ('各月均无异常反馈记录。', 'No monthly feedback was recorded.'),
     'all_inspected': ('所有主机均已按期巡检。', 'Every host was inspected in this period.'),
     'never_inspected': ('本期无巡检记录', 'No inspection in this period'),
-    'last_unreachable': ('最近一次巡检不可达', 'Unreachable at the last inspection'),
+    'last_unreachable': ('最近一次巡检不可达（{time}）', 'Unreachable at the last inspection ({time})'),
+    'not_inspectable_windows': ('Windows 主机：暂不支持自动巡检，需人工巡检',
+                                'Windows host: no automated inspection yet; inspect by hand'),
+    'no_trend_data': ('本系统本期无趋势数据。', 'No trend data for this system in the period.'),
+    'trend_single': ('本期仅一次巡检（{time}）：磁盘 {disk}%、内存 {memory}%、CPU {cpu}%',
+                     'One inspection in the period ({time}): disk {disk}%, memory {memory}%, CPU {cpu}%'),
+    'trend_none_value': ('无', 'n/a'),
     'chart_disk': ('磁盘最高使用率 %', 'Fullest disk %'),
     'chart_memory': ('内存使用率 %', 'Memory %'),
     'chart_cpu': ('CPU 使用率 %', 'CPU %'),
-    'no_trend_data': ('无趋势数据', 'No trend data'),
     'outputs_written': ('已生成', 'Written'),
     # item labels (by item identifier prefix)
     'item_cpu:usage': ('CPU 使用率', 'CPU usage'),
@@ -97,7 +117,7 @@ CATALOGUE = {
     'item_task': ('巡检任务 {arg}', 'Inspection task {arg}'),
     'item_inspection:missing': ('本期巡检', 'Inspection in period'),
     'item_inspection:state': ('日志位置保存', 'Log position saving'),
-    # anomaly descriptions (by item identifier prefix); {value} {unit} {warning} {critical} {arg}
+    # anomaly descriptions from figures (by item identifier prefix)
     'desc_cpu:usage': ('CPU 使用率 {value}%，超过{level}阈值 {limit}%',
                        'CPU usage {value}%, above the {level} level {limit}%'),
     'desc_cpu:load': ('每核负载 {value}，超过{level}阈值 {limit}',
@@ -110,17 +130,61 @@ CATALOGUE = {
                   'Filesystem {arg} is {value}% full, above the {level} level {limit}%'),
     'desc_inode': ('文件系统 {arg} 索引节点使用率 {value}%，超过{level}阈值 {limit}%',
                    'Filesystem {arg} uses {value}% of its inodes, above the {level} level {limit}%'),
-    'desc_service': ('服务 {arg} 状态为 {value}（应为 active）',
-                     'Service {arg} is {value} (should be active)'),
+    'desc_service': ('服务 {arg} 状态为{value}（应为运行中）',
+                     'Service {arg} is {value} (should be running)'),
     'desc_clock:sync': ('系统时钟未与时间源同步', 'The clock is not synchronised to a time source'),
     'desc_log': ('日志 {arg} 自上次巡检以来出现 {value} 条错误',
                  'Log {arg}: {value} error lines since the previous inspection'),
     'desc_host:reachability': ('主机无法连接', 'The host could not be reached'),
     'desc_task': ('巡检任务执行失败', 'The inspection task failed'),
     'desc_inspection:missing': ('本期没有该主机的巡检记录', 'No inspection of this host in the period'),
+    'desc_generic': ('检查项 {item} 状态为{result}', 'Item {item}: {result}'),
+    # sentences from reason codes: reason_<item prefix>_<code>, then reason_<code>
+    'reason_log_not_found': ('日志 {arg} 未找到（{path}）', 'Log {arg} not found ({path})'),
+    'reason_log_unreadable': ('日志 {arg} 无法读取', 'Log {arg} could not be read'),
+    'reason_service_not_found': ('服务 {arg} 未安装', 'Service {arg} is not installed'),
+    'reason_service_systemctl_failed': ('无法查询服务 {arg} 的状态（服务管理命令执行失败）',
+                                        'Could not query service {arg} (the service manager failed)'),
+    'reason_service_no_systemd': ('无法检查服务 {arg}：主机未运行服务管理器，也没有对应的启动脚本',
+                                  'Cannot check service {arg}: no service manager and no init script'),
+    'reason_service_status_unknown': ('服务 {arg} 状态未知', 'The state of service {arg} is unknown'),
+    'reason_clock:sync_clock_unreadable': ('无法读取系统时钟同步状态',
+                                           'The clock synchronisation state could not be read'),
+    'reason_disk_unreadable': ('无法读取文件系统 {arg} 的使用情况',
+                               'The usage of filesystem {arg} could not be read'),
+    'reason_inspection:state_save_failed': (
+        '无法保存日志读取位置，下次巡检将重新扫描这些日志',
+        'Log positions could not be saved; the next inspection rescans the logs'),
+    'reason_not_found': ('检查项 {item} 的对象未找到', 'Item {item}: not found'),
+    'reason_unreadable': ('检查项 {item} 无法读取', 'Item {item} could not be read'),
+    'reason_status_unknown': ('检查项 {item} 状态未知', 'Item {item}: state unknown'),
+    'reason_save_failed': ('检查项 {item} 保存失败', 'Item {item}: could not be saved'),
+    'reason_unreachable': ('主机无法连接', 'The host could not be reached'),
+    'reason_task_failed': ('巡检任务执行失败', 'The inspection task failed'),
+    'reason_systemctl_failed': ('检查项 {item} 查询失败', 'Item {item}: the query failed'),
+    'reason_no_systemd': ('检查项 {item} 无法检查', 'Item {item} cannot be checked'),
+    'reason_clock_unreadable': ('无法读取系统时钟同步状态',
+                                'The clock synchronisation state could not be read'),
+    'reason_optional_skipped': ('检查项 {item} 不适用，未检查', 'Item {item} does not apply; not checked'),
+    # measured values that are words
+    'value_active': ('运行中', 'running'),
+    'value_inactive': ('未运行', 'not running'),
+    'value_failed': ('失败', 'failed'),
+    'value_not-found': ('未安装', 'not installed'),
+    'value_unknown': ('未知', 'unknown'),
+    'value_activating': ('启动中', 'starting'),
+    'value_deactivating': ('停止中', 'stopping'),
+    'value_reloading': ('重新加载中', 'reloading'),
+    'value_synchronised': ('已同步', 'synchronised'),
+    'value_unsynchronised': ('未同步', 'not synchronised'),
+    'value_unreachable': ('不可达', 'unreachable'),
+    'value_true': ('是', 'yes'),
+    'value_false': ('否', 'no'),
     'level_warning': ('警告', 'warning'),
     'level_critical': ('严重', 'critical'),
+    'unit_%': ('%', '%'),
     'unit_s': ('秒', 's'),
+    'unit_days': ('天', 'days'),
     'unit_lines': ('行', 'lines'),
     'unit_entries': ('条', 'entries'),
     'unit_per core': ('每核', 'per core'),
@@ -162,34 +226,95 @@ class Translator(object):
         return item
 
     def result(self, status):
-        return self('result_' + status)
+        key = 'result_' + str(status)
+        return self(key) if key in CATALOGUE else self('result_error')
 
     def system(self, system):
         key = 'system_' + str(system)
         return self(key) if key in CATALOGUE else str(system)
 
     def unit(self, unit):
-        if unit in (None, '', '%'):
-            return unit or ''
+        if unit in (None, ''):
+            return ''
         key = 'unit_' + unit
         return self(key) if key in CATALOGUE else unit
 
+    def value_text(self, value):
+        """A measured value as the documents print it: numbers as figures,
+        words (``active``, ``unsynchronised``) through the catalogue, lists
+        joined; text the catalogue does not know (a path, process names) as is."""
+        if value is None:
+            return ''
+        if isinstance(value, bool):
+            return self('value_%s' % str(value).lower())
+        if isinstance(value, (int, float)):
+            return format_number(value)
+        if isinstance(value, (list, tuple)):
+            return '、'.join(self.value_text(v) for v in value) if self.language == 'zh' \
+                else ', '.join(self.value_text(v) for v in value)
+        key = 'value_' + str(value)
+        return self(key) if key in CATALOGUE else str(value)
+
     def describe(self, item):
-        """A sentence in the report's language for a non-ok item (falls back
-        to the module's English message when the catalogue has no pattern)."""
-        key, arg = self.split_item(item.get('item', ''))
-        desc_key = 'desc_' + key
-        if item.get('status') == 'error' and key not in ('host:reachability', 'task',
-                                                          'inspection:missing'):
-            return '%s: %s' % (self('severity_error'), item.get('message', ''))
-        if desc_key not in CATALOGUE:
-            return item.get('message', '')
-        threshold = item.get('threshold') or {}
-        level = 'critical' if item.get('status') == 'critical' else 'warning'
-        limit = threshold.get(level)
+        """The sentence the hospital reads for an item that is not ok (or was
+        not checked), from the catalogue only: the item key, its figures, its
+        value and its ``reason`` code. The module's English ``message`` is never
+        used here (it is technical detail)."""
+        ident = str(item.get('item', ''))
+        key, arg = self.split_item(ident)
+        status = item.get('status')
         value = item.get('value')
-        return self(desc_key, arg=arg, value=format_number(value), level=self('level_' + level),
-                    limit=format_number(limit))
+        reason = item.get('reason') or implied_reason(key, status, value)
+        fields = {'arg': arg, 'item': self.item_label(ident), 'result': self.result(status),
+                  'path': item.get('path') or _path_in(item) or arg,
+                  'value': self.value_text(value)}
+        if reason:
+            for candidate in ('reason_%s_%s' % (key, reason), 'reason_%s' % reason):
+                if candidate in CATALOGUE:
+                    return self(candidate, **fields)
+        if status == 'skipped':
+            return self('reason_optional_skipped', **fields)
+        desc_key = 'desc_' + key
+        if status in ('warning', 'critical') and desc_key in CATALOGUE:
+            threshold = item.get('threshold') or {}
+            level = 'critical' if status == 'critical' else 'warning'
+            limit = threshold.get(level) if isinstance(threshold, dict) else threshold
+            if value is not None or key not in ('log',):
+                return self(desc_key, level=self('level_' + level), limit=format_number(limit),
+                            **fields)
+        if status == 'error' and desc_key in CATALOGUE and key in ('host:reachability', 'task'):
+            return self(desc_key, **fields)
+        return self('desc_generic', **fields)
+
+
+def implied_reason(key, status, value):
+    """The reason code of items written before modules carried one."""
+    if key == 'log' and value is None:
+        return 'not_found' if status in ('ok', 'skipped', 'warning') else 'unreadable'
+    if key == 'service' and value == 'not-found':
+        return 'not_found'
+    if key == 'service' and value is None and status == 'error':
+        return 'status_unknown'
+    if key == 'host:reachability':
+        return 'unreachable'
+    if key == 'task':
+        return 'task_failed'
+    if key == 'inspection:state':
+        return 'save_failed'
+    if key == 'clock:sync' and value is None:
+        return 'clock_unreadable'
+    if key in ('disk', 'inode') and value is None:
+        return 'unreadable'
+    return None
+
+
+def _path_in(item):
+    """The path a (log) item names: its ``path`` field, else the one in its message."""
+    message = item.get('message') or ''
+    for word in message.split():
+        if word.startswith('/'):
+            return word.rstrip('.,;:)')
+    return ''
 
 
 def format_number(value):

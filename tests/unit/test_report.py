@@ -69,8 +69,8 @@ def params(root, **extra):
         'annotations_dir': str(root / 'out' / 'annotations'), 'period': 'month',
         'month': '2026-11', 'quarter': '', 'language': 'zh', 'timezone': 'Asia/Shanghai',
         'expected_hosts': {'hd-db-01': 'hemodialysis', 'ckd-app-01': 'ckd', 'pd-app-01': 'pd'},
-        'project_lead': '王工', 'hospital': '示例医院', 'formats': ['xlsx', 'html', 'pdf'],
-        'check_mode': False,
+        'project_lead': '王工', 'hospital': '示例医院', 'hospital_id': 'demo',
+        'formats': ['xlsx', 'html', 'pdf'], 'check_mode': False,
     }
     base.update(extra)
     return base
@@ -105,60 +105,75 @@ def test_period_bounds():
 def test_sheet_has_one_row_per_item_with_the_contract_columns(store, templates):
     result = build_report(params(store), templates)
     assert result['changed'] and result['label'] == '2026-11'
-    wb = openpyxl.load_workbook(result['paths']['xlsx'])
+    xlsx = result['paths']['inspection_sheet.xlsx']
+    assert os.path.basename(xlsx) == 'inspection-sheet-2026-11.zh.xlsx'
+    wb = openpyxl.load_workbook(xlsx)
     assert wb.sheetnames == ['汇总', '血透信息管理系统', 'CKD 管理系统', '腹透管理系统']
-    ws, header, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
-    assert header[:13] == ['巡检时间', '系统', '主机', '巡检项目', '测量值', '阈值', '结果', '异常描述',
-                           '异常反馈', '处理结果', '巡检工程师', '项目负责人', '状态']
+    assert wb['汇总']['A1'].value == '巡检记录单'
+    ws, header, rows = sheet(xlsx, '血透信息管理系统')
+    rows = [r for r in rows if r['主机'] and r['结果']]
+    assert header[:14] == ['巡检时间 (Asia/Shanghai, UTC+08:00)', '系统', '主机', '巡检项目', '测量值',
+                           '单位', '警告阈值', '严重阈值', '结果', '异常描述', '异常反馈', '处理结果',
+                           '巡检工程师', '状态']
     assert ws.freeze_panes == 'A2' and ws.auto_filter.ref.startswith('A1:')
     assert len(rows) == 3 * 3  # 3 inspections x 3 items, October left out
     disk = [r for r in rows if r['巡检项目'] == '磁盘空间 /var/lib/postgresql']
     assert [r['结果'] for r in disk] == ['正常', '异常', '异常']
-    assert disk[1]['测量值'] == '96.5 %' and disk[1]['阈值'] == '85/95'
+    assert disk[1]['测量值'] == 96.5 and disk[1]['单位'] == '%'
+    assert (disk[1]['警告阈值'], disk[1]['严重阈值']) == (85, 95)
     assert disk[1]['异常描述'] == '文件系统 /var/lib/postgresql 使用率 96.5%，超过严重阈值 95%'
-    assert disk[1]['状态'] == '未解决' and disk[1]['项目负责人'] == '王工'
-    assert disk[1]['巡检时间'] == '2026-11-10 07:00' and disk[1]['巡检工程师'] == 'li.si'
-    with open(result['paths']['sheet_html'], encoding='utf-8') as handle:
+    assert disk[1]['状态'] == '未解决'
+    assert disk[1]['巡检时间 (Asia/Shanghai, UTC+08:00)'] == '2026-11-10 07:00'
+    assert disk[1]['巡检工程师'] == 'li.si'
+    with open(result['paths']['inspection_sheet.html'], encoding='utf-8') as handle:
         html = handle.read()
-    body = html.split('<tbody>')[1].split('</tbody>')[0]
-    assert body.count('<tr') == 9 + 3 * 3 + 1  # every row of every system: hd, ckd + unreachable
     assert '<td>2026-11-10 07:00</td><td>血透信息管理系统</td><td>hd-db-01</td>' in html
-    _, _, ckd = sheet(result['paths']['xlsx'], 'CKD 管理系统')
+    _, _, ckd = sheet(xlsx, 'CKD 管理系统')
     assert [r['巡检项目'] for r in ckd if r['结果'] == '异常'] == ['主机可达性']
 
 
 def test_report_lists_missing_and_unreachable_hosts_and_renders_chinese_pdf(store, templates):
     result = build_report(params(store), templates)
-    with open(result['paths']['html'], encoding='utf-8') as handle:
+    with open(result['paths']['inspection_report.html'], encoding='utf-8') as handle:
         html = handle.read()
     assert 'pd-app-01' in html and '本期无巡检记录' in html
     assert 'ckd-app-01' in html and '最近一次巡检不可达' in html
     assert '<svg' in html and 'polyline' in html
     assert not any(ref in html for ref in ('src="http', "url(http", '<link', '<script'))
     assert result['missing_hosts'] == ['ckd-app-01', 'pd-app-01']
-    text = subprocess.run(['pdftotext', result['paths']['pdf'], '-'], capture_output=True,
+    text = subprocess.run(['pdftotext', result['paths']['inspection_report.pdf'], '-'], capture_output=True,
                           text=True, check=True).stdout
     for words in ('月度巡检报告', '血透信息管理系统', '未巡检或不可达的主机', '王工', '签字确认'):
         assert words in text
-    fonts = subprocess.run(['pdffonts', result['paths']['pdf']], capture_output=True, text=True,
-                           check=True).stdout
+    fonts = subprocess.run(['pdffonts', result['paths']['inspection_report.pdf']], capture_output=True,
+                           text=True, check=True).stdout
     assert all(line.split()[-5] == 'yes' for line in fonts.splitlines()[2:])  # every font embedded
 
 
 def test_english_is_one_variable_away(store, templates):
+    zh = build_report(params(store, formats=['xlsx', 'html']), templates)
     result = build_report(params(store, language='en', formats=['xlsx', 'html']), templates)
-    _, header, rows = sheet(result['paths']['xlsx'], 'Hemodialysis information system')
-    assert header[:3] == ['Inspection time', 'System', 'Host']
+    assert result['changed'] is True
+    _, header, rows = sheet(result['paths']['inspection_sheet.xlsx'], 'Hemodialysis information system')
+    assert header[:3] == ['Inspection time (Asia/Shanghai, UTC+08:00)', 'System', 'Host']
     assert 'Filesystem /var/lib/postgresql is 96.5% full' in rows[3]['Anomaly']
-    with open(result['paths']['html'], encoding='utf-8') as handle:
+    with open(result['paths']['inspection_report.html'], encoding='utf-8') as handle:
         assert 'Monthly inspection report' in handle.read()
+    # Both languages coexist, and neither makes the other stale.
+    for key, path in zh['paths'].items():
+        assert os.path.exists(path) and path != result['paths'][key]
+        assert path.endswith('.zh.' + key.split('.')[-1])
+    assert build_report(params(store, formats=['xlsx', 'html']), templates)['changed'] is False
+    assert build_report(params(store, language='en', formats=['xlsx', 'html']),
+                        templates)['changed'] is False
 
 
 def test_second_run_without_new_records_changes_nothing(store, templates):
     first = build_report(params(store), templates)
-    mtime = os.path.getmtime(first['paths']['xlsx'])
+    mtime = os.path.getmtime(first['paths']['inspection_sheet.xlsx'])
     again = build_report(params(store), templates)
-    assert again['changed'] is False and os.path.getmtime(first['paths']['xlsx']) == mtime
+    assert again['changed'] is False
+    assert os.path.getmtime(first['paths']['inspection_sheet.xlsx']) == mtime
     write_run(store / 'records', datetime.datetime(2026, 11, 25, 7, 0, tzinfo=TZ),
               [('hd-db-01', 'ok', inspection_record('hemodialysis', 70.0))])
     assert build_report(params(store), templates)['changed'] is True
@@ -190,7 +205,7 @@ def test_annotations_resolve_anomalies_and_survive_further_runs(store, templates
     annotate(ann, aid, '2026-11-10 09:00 告知信息科张工', '清理过期备份，使用率降至 61%')
     result = build_report(params(store), templates)
     assert result['changed'] is True and result['new_anomalies'] == []
-    _, _, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
+    _, _, rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')
     resolved = [r for r in rows if r['异常编号'] == aid]
     assert len(resolved) == 2 and all(r['状态'] == '已解决' for r in resolved)
     assert resolved[0]['处理结果'] == '清理过期备份，使用率降至 61%'
@@ -245,14 +260,14 @@ def test_flow_style_annotations_are_extended_too(store, templates):
 def test_quarter_collects_three_months(store, templates):
     result = build_report(params(store, period='quarter', quarter='2026-Q4', formats=['xlsx']),
                           templates)
-    _, _, rows = sheet(result['paths']['xlsx'], '血透信息管理系统')
-    assert len(rows) == 4 * 3  # October's run is in Q4 too
-    assert os.path.basename(result['paths']['xlsx']) == 'inspection-sheet-2026-Q4.xlsx'
+    _, _, rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')
+    assert len([r for r in rows if r['主机'] and r['结果']]) == 4 * 3  # October's run is in Q4 too
+    assert os.path.basename(result['paths']['inspection_sheet.xlsx']) == 'inspection-sheet-2026-Q4.zh.xlsx'
 
 
 def test_unknown_format_and_language_are_named(store, templates):
     with pytest.raises(ReportError, match='report_formats: unknown format'):
-        build_report(params(store, formats=['docx']), templates)
+        build_report(params(store, formats=['odt']), templates)
     with pytest.raises(ValueError, match='report_language: expected one of zh, en'):
         build_report(params(store, language='fr'), templates)
 
@@ -266,8 +281,8 @@ def test_a_failing_writer_leaves_the_previous_documents(store, templates, monkey
 
     def broken(*args):
         raise IOError('disk full')
-    monkeypatch.setattr(dialysis_report, 'write_xlsx', broken)
-    with pytest.raises(ReportError, match='writing the XLSX sheet failed: OSError: disk full'):
+    monkeypatch.setitem(dialysis_report.WRITERS, 'xlsx', broken)
+    with pytest.raises(ReportError, match=r'writing the inspection_\w+ xlsx failed: OSError: disk full'):
         build_report(params(store), templates)
     for key, path in first['paths'].items():
         assert open(path, 'rb').read() == before[key], key

@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Models of the documents, read from the record store.
+
+``inspection_model`` is the model of the inspection documents (the record
+sheet and the monthly/quarterly report): one row per host x item x inspection
+(already in the words of the documents' language, keyed like the declared
+columns), the anomalies aggregated per host and item, per-host trends, and the
+expected hosts that were not inspected: never in the period (a finding), not
+inspectable by a Linux inspection (Windows hosts: listed with the reason, not
+a finding), or unreachable at their last inspection.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    ANOMALY_STATUSES,
+    SEVERITY_ORDER,
+    SYSTEMS,
+)
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import parse_time
+
+__metaclass__ = type
+
+TIME_FORMAT = '%Y-%m-%d %H:%M'
+
+
+def anomaly_id(label, host, item):
+    return '%s:%s:%s' % (label, host, item)
+
+
+def _worse(a, b):
+    return a if SEVERITY_ORDER.get(a, 0) >= SEVERITY_ORDER.get(b, 0) else b
+
+
+def _fs_max(metrics):
+    values = [f.get('percent') for f in metrics.get('filesystems') or [] if f.get('percent') is not None]
+    return max(values) if values else None
+
+
+def _status(item):
+    """The item's status as the documents show it (``skipped`` for an optional
+    log that a version-1 record reported as ok without a value)."""
+    status = item.get('status')
+    if status == 'ok' and item.get('value') is None and str(item.get('item', '')).startswith('log:'):
+        return 'skipped'
+    return status if status in SEVERITY_ORDER else 'error'
+
+
+def _figure(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, int):
+        return value
+    return None
+
+
+def inspection_model(store, ctx):
+    """The model of the inspection documents (see module docstring).
+
+    ctx: t (Translator), label, start, end, tz, expected_hosts {host: system},
+    not_inspectable [host], project_lead.
+    """
+    t, label, tz = ctx['t'], ctx['label'], ctx['tz']
+    lead = ctx.get('project_lead') or ''
+    rows, anomalies, hosts = [], {}, {}
+    not_inspectable = set(ctx.get('not_inspectable') or ())
+    for name, system in ctx['expected_hosts'].items():
+        hosts[name] = {'system': system if system in SYSTEMS else 'shared', 'inspections': 0,
+                       'last': None, 'last_status': None, 'trend': [], 'expected': True}
+    item_labels, results, systems = {}, {}, {}
+    for record in store.records(ctx['start'], ctx['end'], kind='inspection'):
+        rctx = record['context']
+        host = rctx.get('host')
+        when = parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz)
+        system = record.get('system') if record.get('system') in SYSTEMS else 'shared'
+        entry = hosts.setdefault(host, {'system': system, 'inspections': 0, 'last': None,
+                                        'last_status': None, 'trend': [], 'expected': False})
+        if entry['system'] == 'shared' and system != 'shared':
+            entry['system'] = system
+        unreachable = rctx.get('status') == 'unreachable'
+        entry['inspections'] += 1
+        if entry['last'] is None or when >= entry['last']:
+            entry['last'] = when
+            entry['last_status'] = 'unreachable' if unreachable else record.get('status', 'ok')
+        metrics = record.get('metrics') or {}
+        if metrics:
+            entry['trend'].append((when, _fs_max(metrics), (metrics.get('memory') or {}).get('percent'),
+                                   (metrics.get('cpu') or {}).get('cpu_percent')))
+        time_text = when.strftime(TIME_FORMAT)
+        raw_system = entry['system']
+        system_label = systems.get(raw_system) or systems.setdefault(raw_system, t.system(raw_system))
+        engineer = rctx.get('operator') or ''
+        for item in record.get('items') or []:
+            ident = str(item.get('item', ''))
+            status = _status(item)
+            value, unit = item.get('value'), item.get('unit')
+            figure = _figure(value)
+            if unit == 's' and figure is not None:  # uptime: days read better than seconds
+                figure, unit = round(figure / 86400.0, 1), 'days'
+            threshold = item.get('threshold') if isinstance(item.get('threshold'), dict) else {}
+            label_text = item_labels.get(ident)
+            if label_text is None:
+                label_text = item_labels[ident] = t.item_label(ident)
+            result = results.get(status) or results.setdefault(status, t.result(status))
+            row = {'time': time_text, 'system': system_label, 'host': host, 'item': label_text,
+                   'item_id': ident,
+                   'value': figure if figure is not None else t.value_text(value),
+                   'unit': t.unit(unit) if value is not None else '',
+                   'warning': _figure(threshold.get('warning')),
+                   'critical': _figure(threshold.get('critical')),
+                   'result': result, 'description': '', 'detail': item.get('message') or '',
+                   'feedback': '', 'resolution': '', 'engineer': engineer, 'lead': lead,
+                   'status': '', 'anomaly_id': '', '_class': '', '_system': raw_system,
+                   '_status': status}
+            if status != 'ok':
+                row['description'] = t.describe(dict(item, status=status))
+                row['_class'] = 'r-' + status
+            if status in ANOMALY_STATUSES:
+                aid = anomaly_id(label, host, ident)
+                row['anomaly_id'] = aid
+                found = anomalies.get(aid)
+                if found is None:
+                    anomalies[aid] = {'id': aid, 'host': host, 'system': raw_system,
+                                      'item': ident, 'item_label': label_text, 'severity': status,
+                                      'first_seen': time_text, 'last_seen': time_text,
+                                      'occurrences': 1, 'description': row['description']}
+                else:
+                    found['occurrences'] += 1
+                    found['severity'] = _worse(found['severity'], status)
+                    found['last_seen'] = max(found['last_seen'], time_text)
+                    found['first_seen'] = min(found['first_seen'], time_text)
+                    if status == found['severity']:
+                        found['description'] = row['description']
+            rows.append(row)
+    rows.sort(key=lambda r: (r['time'], r['host']))
+    not_inspected = []
+    for name, entry in sorted(hosts.items()):
+        entry['trend'].sort(key=lambda point: point[0])
+        reason, kind, aid = None, None, ''
+        if entry['inspections'] == 0 and name in not_inspectable:
+            kind, reason = 'not_inspectable', t('not_inspectable_windows')
+        elif entry['inspections'] == 0:
+            kind, reason = 'never', t('never_inspected')
+            aid = anomaly_id(label, name, 'inspection:missing')
+            anomalies[aid] = {'id': aid, 'host': name, 'system': entry['system'],
+                              'item': 'inspection:missing',
+                              'item_label': t.item_label('inspection:missing'),
+                              'severity': 'critical', 'first_seen': '', 'last_seen': '',
+                              'occurrences': 1, 'description': t('desc_inspection:missing')}
+        elif entry['last_status'] == 'unreachable':
+            not_inspected.append({'host': name, 'system': t.system(entry['system']),
+                                  '_system': entry['system'], 'kind': 'unreachable',
+                                  'reason': t('last_unreachable',
+                                              time=entry['last'].strftime(TIME_FORMAT)),
+                                  '_class': 'r-critical'})
+            continue
+        else:
+            continue
+        entry['not_inspected'] = kind
+        not_inspected.append({'host': name, 'system': t.system(entry['system']),
+                              '_system': entry['system'], 'kind': kind, 'reason': reason,
+                              '_class': 'r-critical' if kind == 'never' else 'r-skipped'})
+        rows.append({'time': '', 'system': t.system(entry['system']), 'host': name,
+                     'item': t.item_label('inspection:missing'), 'item_id': 'inspection:missing',
+                     'value': '', 'unit': '', 'warning': None, 'critical': None,
+                     'result': t.result('missing'), 'description': reason, 'detail': '',
+                     'feedback': '', 'resolution': '', 'engineer': '', 'lead': lead,
+                     'status': '', 'anomaly_id': aid, '_class': 'r-missing',
+                     '_system': entry['system'], '_status': 'missing'})
+    return {'rows': rows, 'anomalies': anomalies, 'hosts': hosts, 'not_inspected': not_inspected,
+            'bad_lines': list(store.stats.get('bad_lines', []))}
+
+
+def apply_annotations(model, t):
+    """Copy the merged feedback/resolution of each anomaly onto its rows."""
+    anomalies = model['anomalies']
+    resolved, open_ = t('status_resolved'), t('status_open')
+    for row in model['rows']:
+        aid = row['anomaly_id']
+        if aid:
+            anomaly = anomalies.get(aid)
+            if anomaly is not None:
+                row['feedback'] = anomaly.get('feedback', '')
+                row['resolution'] = anomaly.get('resolution', '')
+                row['status'] = resolved if anomaly.get('resolved') else open_
+                if anomaly.get('resolved'):
+                    row['_class'] = 'resolved'
+
+
+def summary_by_system(model, systems_order=SYSTEMS):
+    """Per system: hosts expected/inspected/not inspected, inspections, items,
+    anomalies by severity, open and resolved."""
+    out = []
+    items = {}
+    for row in model['rows']:
+        if row['_status'] != 'missing':
+            items[row['_system']] = items.get(row['_system'], 0) + 1
+    for system in systems_order:
+        hosts = dict((h, e) for h, e in model['hosts'].items() if e['system'] == system)
+        if not hosts:
+            continue
+        anomalies = [a for a in model['anomalies'].values() if a['system'] == system]
+        out.append({
+            'system': system,
+            'hosts_expected': sum(1 for e in hosts.values() if e['expected']) or len(hosts),
+            'hosts_inspected': sum(1 for e in hosts.values() if e['inspections']),
+            'hosts_not_inspected': sum(1 for e in hosts.values() if not e['inspections']),
+            'inspections': sum(e['inspections'] for e in hosts.values()),
+            'items': items.get(system, 0),
+            'warning': sum(1 for a in anomalies if a['severity'] == 'warning'),
+            'critical': sum(1 for a in anomalies if a['severity'] == 'critical'),
+            'error': sum(1 for a in anomalies if a['severity'] == 'error'),
+            'open': sum(1 for a in anomalies if not a.get('resolved')),
+            'resolved': sum(1 for a in anomalies if a.get('resolved')),
+            'anomalies': sorted(anomalies, key=lambda a: (-SEVERITY_ORDER[a['severity']], a['host'],
+                                                          a['item'])),
+            'hosts': sorted(hosts),
+        })
+    return out

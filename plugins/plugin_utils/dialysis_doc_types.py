@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The declared documents of the family. This file is the only per-type code:
+the writers (``dialysis_doc_writers``) render any of them to XLSX, HTML, PDF
+and DOCX.
+
+* ``inspection_sheet`` — 巡检记录单: a summary, the hosts not inspected, and
+  one table (XLSX: one sheet) per system with a row per host x item x
+  inspection; signed.
+* ``inspection_report`` — 月度/季度巡检报告: summary, hosts not inspected or
+  unreachable, anomalies with feedback and resolution per system, resource
+  trends per host; for a quarter the feedback column gathers each month's
+  feedback and the latest month's resolution; signed.
+
+A later duty (backup check, upgrade record...) declares its document the same
+way: its model function, its columns and sections, its title and file stem,
+and ``register(DocumentType(...))``; see roles/report/README.md.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import (
+    inspection_model,
+    summary_by_system,
+)
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import (
+    Column,
+    DocumentType,
+    Signatures,
+    Table,
+    Trends,
+    register,
+)
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import format_number
+
+__metaclass__ = type
+
+HTML_XLSX = ('xlsx', 'html')
+
+SUMMARY_COLUMNS = [
+    Column('system', 'col_system', 18),
+    Column('hosts_expected', 'hosts_in_inventory', 9, '0'),
+    Column('hosts_inspected', 'hosts_inspected', 9, '0'),
+    Column('hosts_not_inspected', 'hosts_not_inspected', 9, '0'),
+    Column('inspections', 'inspections', 9, '0'),
+    Column('items', 'items_checked', 9, '0'),
+    Column('warning', 'severity_warning', 8, '0'),
+    Column('critical', 'severity_critical', 8, '0'),
+    Column('error', 'severity_error', 8, '0'),
+    Column('open', 'anomalies_open', 8, '0'),
+    Column('resolved', 'anomalies_resolved', 8, '0'),
+]
+
+NOT_INSPECTED_COLUMNS = [
+    Column('host', 'col_host', 18),
+    Column('system', 'col_system', 18),
+    Column('reason', 'col_reason', 50),
+]
+
+SHEET_COLUMNS = [
+    Column('time', 'col_time', 17),
+    Column('system', 'col_system', 14, only=HTML_XLSX),
+    Column('host', 'col_host', 14),
+    Column('item', 'col_item', 20),
+    Column('value', 'col_value', 9, '0.0#', '0'),
+    Column('unit', 'col_unit', 6),
+    Column('warning', 'col_warning', 7, '0.0#', '0'),
+    Column('critical', 'col_critical', 7, '0.0#', '0'),
+    Column('result', 'col_result', 7, status=True),
+    Column('description', 'col_anomaly', 34, tooltip='detail'),
+    Column('feedback', 'col_feedback', 18),
+    Column('resolution', 'col_resolution', 18),
+    Column('engineer', 'col_engineer', 10),
+    Column('status', 'col_status', 7),
+    Column('anomaly_id', 'col_anomaly_id', 34, only=HTML_XLSX),
+]
+
+ANOMALY_COLUMNS = [
+    Column('host', 'col_host', 13),
+    Column('item_label', 'col_item', 16),
+    Column('severity_text', 'col_severity', 7, status=True),
+    Column('first_seen', 'col_first_seen', 11),
+    Column('occurrences', 'col_occurrences', 6, '0'),
+    Column('description', 'col_anomaly', 28),
+    Column('feedback', 'col_feedback', 18),
+    Column('resolution', 'col_resolution', 18),
+    Column('status_text', 'col_status', 7),
+    Column('id', 'col_anomaly_id', 30, only=HTML_XLSX),
+]
+
+TREND_COLUMNS = [
+    Column('host', 'col_host', 16),
+    Column('time', 'col_time', 17),
+    Column('disk', 'col_disk', 12, '0.0'),
+    Column('memory', 'col_memory', 12, '0.0'),
+    Column('cpu', 'col_cpu', 12, '0.0'),
+]
+TREND_SERIES = (('disk', '#c0392b'), ('memory', '#2471a3'), ('cpu', '#229954'))
+
+def _signers(ctx):
+    t = ctx['t']
+    return [(t('vendor_signature'), ctx['project_lead']), (t('hospital_signature'), '')]
+
+
+def _summary(model, ctx):
+    t = ctx['t']
+    summary = summary_by_system(model)
+    rows = [dict(s, system=t.system(s['system'])) for s in summary]
+    return summary, [
+        Table(SUMMARY_COLUMNS, rows, title=t('sec_summary')),
+        Table(NOT_INSPECTED_COLUMNS, model['not_inspected'], title=t('sec_missing'),
+              empty=t('all_inspected')),
+    ]
+
+
+def sheet_sections(model, ctx):
+    t = ctx['t']
+    summary, sections = _summary(model, ctx)
+    by_system = {}
+    for row in model['rows']:
+        by_system.setdefault(row['_system'], []).append(row)
+    for entry in summary:
+        name = t.system(entry['system'])
+        sections.append(Table(SHEET_COLUMNS, by_system.get(entry['system'], []), title=name,
+                              sheet=name, main=True))
+    sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
+    return sections
+
+
+def _anomaly_row(anomaly, t):
+    return dict(anomaly, item_label=anomaly.get('item_label') or t.item_label(anomaly['item']),
+                severity_text=t('severity_' + anomaly['severity']),
+                status_text=t('status_resolved') if anomaly.get('resolved') else t('status_open'),
+                _class='resolved' if anomaly.get('resolved') else 'r-' + anomaly['severity'])
+
+
+def _single_point(t):
+    def sentence(row):
+        values = dict((k, format_number(row[k]) if row[k] is not None else t('trend_none_value'))
+                      for k in ('disk', 'memory', 'cpu'))
+        return t('trend_single', time=row['time'], **values)
+    return sentence
+
+
+def report_sections(model, ctx):
+    t = ctx['t']
+    summary, sections = _summary(model, ctx)
+    anomaly_sheet, trend_sheet = t('sec_anomalies'), t('sec_trends')
+    for entry in summary:
+        name = t.system(entry['system'])
+        sections.append(Table(ANOMALY_COLUMNS, [_anomaly_row(a, t) for a in entry['anomalies']],
+                              title='%s — %s' % (name, t('sec_anomalies')), sheet=anomaly_sheet,
+                              empty=t('no_anomalies')))
+        points = []
+        for host in entry['hosts']:
+            for when, disk, memory, cpu in model['hosts'][host]['trend']:
+                points.append({'host': host, 'time': when.strftime('%Y-%m-%d %H:%M'),
+                               'disk': disk, 'memory': memory, 'cpu': cpu})
+        sections.append(Trends(TREND_COLUMNS, points, group='host', time_key='time',
+                               series=TREND_SERIES, single=_single_point(t),
+                               title='%s — %s' % (name, t('sec_trends')), sheet=trend_sheet,
+                               empty=t('no_trend_data')))
+    sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
+    return sections
+
+
+INSPECTION_SHEET = register(DocumentType(
+    name='inspection_sheet', title='sheet_title', file_stem='inspection-sheet',
+    kinds=('inspection',), model=inspection_model, sections=sheet_sections,
+    formats=('xlsx', 'html', 'docx')))
+
+INSPECTION_REPORT = register(DocumentType(
+    name='inspection_report',
+    title=lambda ctx: 'monthly_title' if ctx['period'] == 'month' else 'quarterly_title',
+    file_stem=lambda ctx: '%s-inspection-report' % ('monthly' if ctx['period'] == 'month'
+                                                     else 'quarterly'),
+    kinds=('inspection',), model=inspection_model, sections=report_sections,
+    formats=('pdf', 'html', 'docx', 'xlsx')))
+
+DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')
