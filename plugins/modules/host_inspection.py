@@ -21,6 +21,9 @@ description:
     the same shape either way.
   - Each item is held against warning and critical thresholds and the module returns
     a C(record) (see the repository's DESIGN, "The record contract").
+  - Where an item's status does not follow from a measured figure (a missing log, an
+    unreadable journal, a unit that does not exist, an unsynchronised clock), the item
+    carries a C(reason) code, such as C(not_found), that the documents translate.
   - The position reached in each log is kept on the host under O(state_dir), so the
     next inspection reports only lines written since this one. Rotation by rename and
     truncation are detected.
@@ -74,7 +77,9 @@ options:
         type: list
         elements: str
       optional:
-        description: When true, a missing file is not an anomaly.
+        description:
+          - When true, a missing file is reported as not checked (status C(skipped), reason
+            C(not_found)) instead of as a warning.
         type: bool
         default: false
   journal:
