@@ -87,8 +87,10 @@ dest=$work/ansible_collections/dialysis/ops
 mkdir -p "$dest"
 git ls-files -co --exclude-standard -z \
   | while IFS= read -r -d '' f; do
+      # What the collection is (galaxy.yml's build_ignore): the benchmark and the
+      # molecule scenarios are development tools outside it (ruff checks them).
       case $f in
-        .collections/*|reports/*|.venv/*) continue ;;
+        .collections/*|reports/*|.venv/*|bench/*|molecule/*|inventories/*|tests/testhosts/*) continue ;;
       esac
       # Tracked files deleted in the work tree are listed too: skip them.
       if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi

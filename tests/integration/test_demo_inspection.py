@@ -59,17 +59,17 @@ def test_demo_inspection_records_the_whole_host(tmp_path):
     # The run ends with this month's documents, and says where they are.
     out = result.stdout.read()
     for suffix in ('.xlsx', '.html', '.pdf'):
-        paths = [p for p in (tmp_path / 'reports').rglob('*' + suffix)]
+        paths = list((tmp_path / 'reports').rglob('*' + suffix))
         assert paths, suffix
         assert all(str(p) in out for p in paths), suffix
 
 
 def test_launch_through_runner_and_awx_is_detected(tmp_path):
-    result, records, _ = run_inspect(tmp_path / 'runner-run', launcher=None)
+    result, records = run_inspect(tmp_path / 'runner-run', launcher=None)[:2]
     assert result.rc == 0
     assert lines_of(records)[0]['launcher'] == 'ansible-runner'
-    result, records, _ = run_inspect(tmp_path / 'awx-run', launcher=None,
-                                     extravars={'awx_job_id': 4711, 'awx_user_name': 'li.si'})
+    result, records = run_inspect(tmp_path / 'awx-run', launcher=None,
+                                  extravars={'awx_job_id': 4711, 'awx_user_name': 'li.si'})[:2]
     run = lines_of(records)[0]
     assert (run['launcher'], run['awx_job_id'], run['operator']) == ('awx', '4711', 'li.si')
 

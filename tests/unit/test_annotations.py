@@ -208,8 +208,8 @@ def test_new_file_has_header_and_round_trips(tmp_path):
     path.write_text(text, encoding='utf-8')
     again = Annotations(str(path)).load()
     assert again.new_entries(anomalies) == [] and again.render_with(anomalies, '2026-11', 'zh') is None
-    expected = dict((k, anomaly()[k]) for k in ('host', 'item', 'system', 'severity', 'first_seen',
-                                                 'description'))
+    fields = ('host', 'item', 'system', 'severity', 'first_seen', 'description')
+    expected = dict((k, anomaly()[k]) for k in fields)
     assert again.entries[AID] == dict(expected, feedback='', resolution='')
     merge_annotations(anomalies, again.entries)
     assert anomalies[AID]['resolved'] is False and anomalies[AID]['engineer'] == ''
@@ -252,8 +252,8 @@ def test_flow_style_is_rewritten_keeping_content(tmp_path):
     path = write(tmp_path, "# keep me\nanomalies: {'%s': {feedback: 'told Zhang', resolution: 'cleaned'}}\n"
                  % AID)
     new_id = '2026-11:hd-db-01:memory:ram'
-    text = Annotations(path).load().render_with({AID: anomaly(), new_id: anomaly(new_id, item='memory:ram')},
-                                                 '2026-11', 'zh')
+    both = {AID: anomaly(), new_id: anomaly(new_id, item='memory:ram')}
+    text = Annotations(path).load().render_with(both, '2026-11', 'zh')
     data = yaml.safe_load(text)['anomalies']
     assert data[AID] == {'feedback': 'told Zhang', 'resolution': 'cleaned'}
     assert set(data) == {AID, new_id} and text.startswith('# keep me\n')
