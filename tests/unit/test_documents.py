@@ -321,3 +321,28 @@ def test_role_refuses_a_missing_or_malformed_hospital_id(rich, templates, repo_r
     check = tasks[0]['ansible.builtin.assert']
     assert "^[a-z0-9][a-z0-9_-]*$" in check['fail_msg'] and 'dialysis_hospital_id' in check['fail_msg']
     assert 'group_vars/all.yml' in check['fail_msg'] and 'dialysis_hospital:' in check['fail_msg']
+
+
+def test_quarterly_report_shows_the_monthly_feedback_and_resolution(rich, templates):
+    build_report(params(rich, formats=['html']), templates)
+    ann = rich / 'out' / 'annotations' / '2026-11.yml'
+    aid = '2026-11:hd-db-01:disk:%s' % LONG_MOUNT
+    text = ann.read_text(encoding='utf-8')
+    assert aid in text
+    lines = text.splitlines()
+    start = [i for i, ln in enumerate(lines) if ln.strip().startswith(aid)][0]
+    for i in range(start + 1, len(lines)):
+        if lines[i].strip().startswith('feedback:'):
+            lines[i] = "    feedback: '11-10 09:00 电话告知信息科张工'"
+        elif lines[i].strip().startswith('resolution:'):
+            lines[i] = "    resolution: '归档旧数据，使用率降至 60%'"
+            break
+    ann.write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    result = build_report(params(rich, period='quarter', quarter='2026-Q4', formats=['html', 'docx']),
+                          templates)
+    with open(result['paths']['inspection_report.html'], encoding='utf-8') as handle:
+        html = handle.read()
+    assert '季度巡检报告' in html and '2026-11: 11-10 09:00 电话告知信息科张工' in html
+    assert '归档旧数据，使用率降至 60%' in html and '已解决' in html
+    word = docx.Document(result['paths']['inspection_report.docx'])
+    assert any('归档旧数据' in c.text for t in word.tables for r in t.rows for c in r.cells)
