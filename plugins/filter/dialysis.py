@@ -7,6 +7,7 @@ modules apply on the hosts (shared through module_utils)."""
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import compile_patterns
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import is_anomaly
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import validate_thresholds
 
 __metaclass__ = type
@@ -87,7 +88,7 @@ def anomaly_messages(hosts_vars, result_var='inspection_result'):
         record = result.get('record') if isinstance(result, dict) else None
         if not record:
             continue
-        messages = [i.get('message') for i in record.get('items') or [] if i.get('status') != 'ok']
+        messages = [i.get('message') for i in record.get('items') or [] if is_anomaly(i.get('status'))]
         if messages:
             out[host_vars.get('inventory_hostname', '?')] = messages
     return out
