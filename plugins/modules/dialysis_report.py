@@ -22,7 +22,8 @@ description:
     are written to a staging folder and moved into place only when all are complete.
   - Runs on the controller only.
 version_added: "1.0.0"
-author: dialysis-ops contributors
+author:
+  - dialysis-ops contributors (@dialysis-ops)
 options:
   document:
     description: Document types to write (declared in plugin_utils/dialysis_doc_types.py).

@@ -98,6 +98,7 @@ TREND_COLUMNS = [
 ]
 TREND_SERIES = (('disk', '#c0392b'), ('memory', '#2471a3'), ('cpu', '#229954'))
 
+
 def _signers(ctx):
     t = ctx['t']
     return [(t('vendor_signature'), ctx['project_lead']), (t('hospital_signature'), '')]
@@ -173,8 +174,8 @@ INSPECTION_SHEET = register(DocumentType(
 INSPECTION_REPORT = register(DocumentType(
     name='inspection_report',
     title=lambda ctx: 'monthly_title' if ctx['period'] == 'month' else 'quarterly_title',
-    file_stem=lambda ctx: '%s-inspection-report' % ('monthly' if ctx['period'] == 'month'
-                                                     else 'quarterly'),
+    file_stem=lambda ctx: '%s-inspection-report' % (
+        'monthly' if ctx['period'] == 'month' else 'quarterly'),
     kinds=('inspection',), model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 

@@ -75,7 +75,7 @@ def data_min_width(column, rows, sample=2000, cap=14.0):
         value = row.get(key)
         if value is None or value == '':
             continue
-        text = display(value) if column.number_format or type(value) is float else str(value)
+        text = display(value) if column.number_format or isinstance(value, float) else str(value)
         for run in _ASCII_RUN.findall(text):
             if len(run) > longest:
                 longest = len(run)
@@ -266,7 +266,7 @@ def table_html(section, fmt, t, tzcap, language):
         cells = []
         for key, numeric, tooltip, _status in plan:
             value = values.get(key)
-            text = '' if value is None else (display(value) if numeric or type(value) is float
+            text = '' if value is None else (display(value) if numeric or isinstance(value, float)
                                              else str(value))
             if '&' in text or '<' in text or '>' in text or '"' in text:
                 text = _esc(text)
@@ -446,7 +446,7 @@ def _docx_rows(section, columns):
         cells = []
         for key, numeric, status in plan:
             value = values.get(key)
-            text = '' if value is None else (display(value) if numeric or type(value) is float
+            text = '' if value is None else (display(value) if numeric or isinstance(value, float)
                                              else str(value))
             if '&' in text or '<' in text or '>' in text:
                 text = _esc(text)
@@ -555,6 +555,3 @@ def write(fmt, doc, ctx, path, template_dir):
     if fmt == 'docx':
         return write_docx(doc, ctx, path)
     raise ValueError(fmt)
-
-
-

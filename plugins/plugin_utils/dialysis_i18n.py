@@ -141,6 +141,7 @@ CATALOGUE = {
     'desc_generic': ('检查项 {item} 状态为{result}', 'Item {item}: {result}'),
     # sentences from reason codes: reason_<item prefix>_<code>, then reason_<code>
     'reason_log_not_found': ('日志 {arg} 未找到（{path}）', 'Log {arg} not found ({path})'),
+    'reason_log_journal_unreadable': ('无法读取系统日志', 'The system journal could not be read'),
     'reason_log_unreadable': ('日志 {arg} 无法读取', 'Log {arg} could not be read'),
     'reason_service_not_found': ('服务 {arg} 未安装', 'Service {arg} is not installed'),
     'reason_service_systemctl_failed': ('无法查询服务 {arg} 的状态（服务管理命令执行失败）',
@@ -216,7 +217,7 @@ class Translator(object):
         """('disk', '/var') for 'disk:/var'; ('cpu:usage', '') for fixed items."""
         if ('item_' + item) in CATALOGUE:
             return item, ''
-        prefix, _, arg = item.partition(':')
+        prefix, arg = item.partition(':')[::2]
         return prefix, arg
 
     def item_label(self, item):

@@ -201,7 +201,7 @@ def build_report(params, template_dir, now=None):
     fingerprints = dict((fn, model_digest(m)) for fn, m in models.items())
     plan, paths, current = [], {}, {}
     for doc_type in types:
-        wanted = [f for f in (formats or doc_type.formats)]
+        wanted = list(formats or doc_type.formats)
         files = dict((fmt, doc_type.file_name(ctx, fmt)) for fmt in wanted)
         key = '%s.%s' % (doc_type.name, language)
         fingerprint = digest(REPORT_VERSION, doc_type.name, language, tzname, ctx['project_lead'],
@@ -263,7 +263,7 @@ def build_report(params, template_dir, now=None):
         if waiter is not None:
             wait, waiter = waiter, None
             wait()
-        names = dict(('%s.%s' % (doc.name, fmt), name) for _, fmt, doc, name in jobs)
+        names = dict(('%s.%s' % (job[2].name, job[1]), job[3]) for job in jobs)
         published = publish(staging, names, out_dir)
         result['paths'].update(published)
         kept = dict((k, v) for k, v in manifest.items() if k not in current)
@@ -292,7 +292,8 @@ def _share(jobs):
 
 
 def _run_jobs(jobs, ctx, staging, template_dir):
-    for _, fmt, doc, name in jobs:
+    for job in jobs:
+        fmt, doc, name = job[1:]
         try:
             WRITERS[fmt](fmt, doc, ctx, os.path.join(staging, name), template_dir)
         except ReportError:
@@ -323,7 +324,7 @@ def run_forked(func, args, what):
     def wait():
         with os.fdopen(read_fd, 'rb') as handle:
             error = handle.read().decode('utf-8', 'replace')
-        _, status = os.waitpid(pid, 0)
+        status = os.waitpid(pid, 0)[1]
         if status != 0:
             raise ReportError(error or 'writing %s failed: exit status %d' % (what, status))
     return wait

@@ -237,10 +237,10 @@ def test_xlsx_numbers_print_setup_signatures_and_hosts_not_inspected(built):
     missing = [r for r in by if r['结果'] == '未巡检']
     assert [r['主机'] for r in missing] == ['hd-ws-nurse-01']
     assert missing[0]['异常描述'] == 'Windows 主机：暂不支持自动巡检，需人工巡检'
-    pd_rows = [r for r in book['腹透管理系统'].iter_rows(values_only=True)]
+    pd_rows = list(book['腹透管理系统'].iter_rows(values_only=True))
     assert any(r[2] == 'pd-app-01' and r[8] == '未巡检' and r[9] == '本期无巡检记录' for r in pd_rows)
     # Summary counts agree with the sheets: hd has 3 hosts, 2 inspected, 1 not inspected.
-    srows = [r for r in summary.iter_rows(values_only=True)]
+    srows = list(summary.iter_rows(values_only=True))
     hd_line = [r for r in srows if r[0] == '血透信息管理系统'][0]
     assert hd_line[1:4] == (3, 2, 1)
     # The Windows host is not an anomaly; the never-inspected one is.

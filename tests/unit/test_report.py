@@ -128,7 +128,7 @@ def test_sheet_has_one_row_per_item_with_the_contract_columns(store, templates):
     with open(result['paths']['inspection_sheet.html'], encoding='utf-8') as handle:
         html = handle.read()
     assert '<td>2026-11-10 07:00</td><td>血透信息管理系统</td><td>hd-db-01</td>' in html
-    _, _, ckd = sheet(xlsx, 'CKD 管理系统')
+    ckd = sheet(xlsx, 'CKD 管理系统')[2]
     assert [r['巡检项目'] for r in ckd if r['结果'] == '异常'] == ['主机可达性']
 
 
@@ -154,7 +154,7 @@ def test_english_is_one_variable_away(store, templates):
     zh = build_report(params(store, formats=['xlsx', 'html']), templates)
     result = build_report(params(store, language='en', formats=['xlsx', 'html']), templates)
     assert result['changed'] is True
-    _, header, rows = sheet(result['paths']['inspection_sheet.xlsx'], 'Hemodialysis information system')
+    header, rows = sheet(result['paths']['inspection_sheet.xlsx'], 'Hemodialysis information system')[1:]
     assert header[:3] == ['Inspection time (Asia/Shanghai, UTC+08:00)', 'System', 'Host']
     assert 'Filesystem /var/lib/postgresql is 96.5% full' in rows[3]['Anomaly']
     with open(result['paths']['inspection_report.html'], encoding='utf-8') as handle:
@@ -205,7 +205,7 @@ def test_annotations_resolve_anomalies_and_survive_further_runs(store, templates
     annotate(ann, aid, '2026-11-10 09:00 告知信息科张工', '清理过期备份，使用率降至 61%')
     result = build_report(params(store), templates)
     assert result['changed'] is True and result['new_anomalies'] == []
-    _, _, rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')
+    rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')[2]
     resolved = [r for r in rows if r['异常编号'] == aid]
     assert len(resolved) == 2 and all(r['状态'] == '已解决' for r in resolved)
     assert resolved[0]['处理结果'] == '清理过期备份，使用率降至 61%'
@@ -260,7 +260,7 @@ def test_flow_style_annotations_are_extended_too(store, templates):
 def test_quarter_collects_three_months(store, templates):
     result = build_report(params(store, period='quarter', quarter='2026-Q4', formats=['xlsx']),
                           templates)
-    _, _, rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')
+    rows = sheet(result['paths']['inspection_sheet.xlsx'], '血透信息管理系统')[2]
     assert len([r for r in rows if r['主机'] and r['结果']]) == 4 * 3  # October's run is in Q4 too
     assert os.path.basename(result['paths']['inspection_sheet.xlsx']) == 'inspection-sheet-2026-Q4.zh.xlsx'
 
