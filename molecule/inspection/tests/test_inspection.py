@@ -193,7 +193,7 @@ def run_report(*extra):
 def sheet_rows_for(host, item):
     import openpyxl
     month = sorted(n for n in os.listdir(REPORTS) if n[:4].isdigit())[-1]
-    book = openpyxl.load_workbook(os.path.join(REPORTS, month, 'inspection-sheet-%s.xlsx' % month))
+    book = openpyxl.load_workbook(os.path.join(REPORTS, month, 'inspection-sheet-%s.zh.xlsx' % month))
     ws = book['血透信息管理系统']
     header = [c.value for c in ws[1]]
     rows = [dict(zip(header, [c.value for c in row], strict=True)) for row in ws.iter_rows(min_row=2)]
@@ -205,10 +205,10 @@ def test_report_shows_the_anomaly_then_its_resolution_and_keeps_the_engineers_te
     out = run_report()
     month, rows = sheet_rows_for(UNHEALTHY, '服务 dialysis-collector.service')
     assert rows and all(r['结果'] == '异常' and r['状态'] == '未解决' for r in rows)
-    assert rows[0]['异常描述'] == '服务 dialysis-collector.service 状态为 inactive（应为 active）'
+    assert rows[0]['异常描述'] == '服务 dialysis-collector.service 状态为未运行（应为运行中）'
     _, healthy = sheet_rows_for(HEALTHY, '服务 dialysis-collector.service')
     assert healthy and all(r['结果'] == '正常' and not r['异常描述'] for r in healthy)
-    assert 'inspection-sheet-%s.xlsx' % month in out
+    assert 'inspection-sheet-%s.zh.xlsx' % month in out
     ann_path = os.path.join(REPORTS, 'annotations', '%s.yml' % month)
     aid = '%s:%s:service:dialysis-collector.service' % (month, UNHEALTHY)
     with open(ann_path, encoding='utf-8') as handle:
@@ -232,7 +232,7 @@ def test_report_shows_the_anomaly_then_its_resolution_and_keeps_the_engineers_te
     _, rows = sheet_rows_for(UNHEALTHY, '服务 dialysis-collector.service')
     assert all(r['状态'] == '已解决' and r['异常反馈'] == feedback and r['处理结果'] == resolution
                for r in rows)
-    report = os.path.join(REPORTS, month, 'monthly-inspection-report-%s.pdf' % month)
+    report = os.path.join(REPORTS, month, 'monthly-inspection-report-%s.zh.pdf' % month)
     pdf_text = subprocess.run(['pdftotext', report, '-'], capture_output=True, text=True,
                               check=True).stdout
     # Table cells wrap, so look for the start of the resolution and the resolved state.
@@ -263,10 +263,15 @@ def test_no_secret_or_patient_data_in_any_document():
             elif name.endswith('.xlsx'):
                 book = openpyxl.load_workbook(path)
                 text = '\n'.join(str(c.value) for ws in book for row in ws.iter_rows() for c in row)
+            elif name.endswith('.docx'):
+                import docx
+                document = docx.Document(path)
+                text = '\n'.join([p.text for p in document.paragraphs] +
+                                  [c.text for t in document.tables for row in t.rows for c in row.cells])
             else:
                 with open(path, encoding='utf-8') as handle:
                     text = handle.read()
             for secret in SECRETS:
                 assert secret not in text, (secret, path)
             checked += 1
-    assert checked >= 5  # xlsx, sheet html, report html, pdf, annotations
+    assert checked >= 8  # sheet xlsx/html/docx, report html/pdf/docx/xlsx, annotations
