@@ -149,3 +149,20 @@ def test_a_bad_extra_value_for_the_report_is_a_run_error_and_no_finding(hospital
     assert len(errors) == 1 and 'report_month' in errors[0]['msg']
     assert all(r['context']['task'].endswith('Gather the inspection in one module call')
                for r in store.records(kind='inspection'))
+
+
+@pytest.mark.parametrize('vars_text,missing', [
+    ('    dialysis_hospital: 某医院\n', 'dialysis_hospital_id'),
+    ('    dialysis_hospital_id: Some Hospital\n    dialysis_hospital: 某医院\n', 'dialysis_hospital_id'),
+    ('    dialysis_hospital_id: some-hospital\n', 'dialysis_hospital'),
+])
+def test_an_inventory_that_does_not_name_its_hospital_gets_no_document(hospitals, vars_text, missing):
+    inventory = hospitals['dir'] / 'unnamed.yml'
+    inventory.write_text('all:\n  hosts:\n    localhost:\n      ansible_connection: local\n'
+                         '      ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
+                         '  vars:\n    dialysis_project_lead: 王工\n' + vars_text)
+    proc = play(hospitals, str(inventory), playbook='report.yml')
+    assert proc.returncode != 0
+    assert missing in proc.stdout and 'group_vars/all.yml' in proc.stdout
+    stores = hospitals['dir'] / 'stores'
+    assert not [p for p in stores.rglob('*') if p.suffix in ('.pdf', '.xlsx', '.docx', '.html')]

@@ -228,17 +228,28 @@ def test_annotations_resolve_anomalies_and_survive_further_runs(store, templates
     ('anomalies:\n  "2026-11:h:i":\n    resolution: [a, b]\n',
      r"2026-11\.yml:3: anomalies\['2026-11:h:i'\]\.resolution: expected text, got"),
     ('anomaly: {}\n', r"2026-11\.yml:1: unknown key 'anomaly'"),
+    # A number is not a resolution: it used to mark the anomaly resolved.
+    ("anomalies:\n  '2026-11:hd-db-01:disk:/var/lib/postgresql':\n    resolution: 42\n",
+     r"2026-11\.yml:3: anomalies\['2026-11:hd-db-01:disk:/var/lib/postgresql'\]\.resolution: "
+     r"expected text, got int 42"),
+    # An id that is no anomaly of the period, with an engineer's words: never silently ignored.
+    ("anomalies:\n  '2026-11:hd-db-01:disk:/var/lib/postgres':\n    resolution: '已清理'\n",
+     r"2026-11\.yml:2: anomalies\['2026-11:hd-db-01:disk:/var/lib/postgres'\]: not an anomaly of 2026-11"),
+    # Saved by a Windows editor in GBK: the line, and the hint to save it as UTF-8.
+    (("anomalies:\n  '2026-11:hd-db-01:disk:/var/lib/postgresql':\n    feedback: '电话告知信息科张工'\n")
+     .encode('gbk'), r"2026-11\.yml:3: .*not UTF-8 .*GBK.*save it as UTF-8"),
 ])
 def test_malformed_annotations_are_rejected_and_documents_stay(store, templates, content, expected):
     first = build_report(params(store), templates)
     before = dict((k, open(p, 'rb').read()) for k, p in first['paths'].items())
     ann = store / 'out' / 'annotations' / '2026-11.yml'
-    ann.write_text(content, encoding='utf-8')
+    raw = content if isinstance(content, bytes) else content.encode('utf-8')
+    ann.write_bytes(raw)
     write_run(store / 'records', datetime.datetime(2026, 11, 27, 7, 0, tzinfo=TZ),
               [('hd-db-01', 'ok', inspection_record('hemodialysis', 50.0))])
     with pytest.raises(ReportError, match=expected):
         build_report(params(store), templates)
-    assert ann.read_text(encoding='utf-8') == content
+    assert ann.read_bytes() == raw
     for key, path in first['paths'].items():
         assert open(path, 'rb').read() == before[key], key
     assert not [n for n in os.listdir(store / 'out') if n.startswith('.staging-')]
