@@ -28,8 +28,6 @@ PERCENT_ITEMS = frozenset(
     ['cpu_percent', 'memory_percent', 'swap_percent', 'disk_percent', 'inode_percent']
 )
 
-STATUS_ORDER = {'ok': 0, 'warning': 1, 'critical': 2, 'error': 3}
-
 
 def _number(value):
     """Return value as float, or None when it is not a plain number."""
@@ -144,11 +142,3 @@ def classify(value, pair):
         return 'warning'
     return 'ok'
 
-
-def worst(statuses):
-    """The most severe status of an iterable (ok when empty)."""
-    result = 'ok'
-    for status in statuses:
-        if STATUS_ORDER.get(status, 0) > STATUS_ORDER[result]:
-            result = status
-    return result

@@ -1,10 +1,10 @@
 import pytest
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import worst
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
     DEFAULT_THRESHOLDS,
     classify,
     validate_thresholds,
-    worst,
 )
 
 
@@ -104,3 +104,4 @@ def test_worst():
     assert worst([]) == 'ok'
     assert worst(['ok', 'warning', 'ok']) == 'warning'
     assert worst(['critical', 'warning', 'error']) == 'error'
+    assert worst(['skipped', 'ok']) == 'ok'
