@@ -166,3 +166,8 @@ def test_an_inventory_that_does_not_name_its_hospital_gets_no_document(hospitals
     assert missing in proc.stdout and 'group_vars/all.yml' in proc.stdout
     stores = hospitals['dir'] / 'stores'
     assert not [p for p in stores.rglob('*') if p.suffix in ('.pdf', '.xlsx', '.docx', '.html')]
+    if missing == 'dialysis_hospital_id':
+        # The inspection refuses too, before any host is touched.
+        proc = play(hospitals, str(inventory))
+        assert proc.returncode != 0 and 'dialysis_hospital_id: expected a short id' in proc.stdout
+        assert not (hospitals['dir'] / 'state').exists()
