@@ -141,4 +141,3 @@ def classify(value, pair):
     if value >= pair['warning']:
         return 'warning'
     return 'ok'
-
