@@ -115,8 +115,8 @@ class RecordStore(object):
             selected.append(run)
         return sorted(selected, key=lambda r: r['started'])
 
-    def results(self, since=None, until=None, playbook=None):
-        """Every result line of the runs in the period, in run order."""
+    def _lines(self, line_type, since=None, until=None, playbook=None):
+        """The lines of one type of the runs in the period, in run order."""
         for run in self.runs(since, until):
             if playbook and run.get('playbook') != playbook:
                 continue
@@ -125,19 +125,17 @@ class RecordStore(object):
                 self.stats.setdefault('missing_files', []).append(path)
                 continue
             for line in read_jsonl(path, self.stats):
-                if line.get('type') == 'result':
+                if line.get('type') == line_type:
                     yield line
+
+    def results(self, since=None, until=None, playbook=None):
+        """Every result line of the runs in the period, in run order."""
+        return self._lines('result', since, until, playbook)
 
     def run_errors(self, since=None, until=None):
         """Failures of the runs themselves (bad input, a failed controller task, a
         refused record) in the period, in run order: never findings on a host."""
-        for run in self.runs(since, until):
-            path = os.path.join(self.directory, run['file'])
-            if not os.path.exists(path):
-                continue
-            for line in read_jsonl(path, self.stats):
-                if line.get('type') == 'run_error':
-                    yield line
+        return self._lines('run_error', since, until)
 
     def records(self, since=None, until=None, kind=None, host=None, system=None):
         """Records (module records and anomaly records of failed or unreachable
