@@ -9,10 +9,10 @@ no module is sent to any host. Documentation: plugins/modules/dialysis_report.py
 from __future__ import absolute_import, division, print_function
 
 import os
-import re
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import HOSPITAL_ID
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import FORMATS
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import (
     DEFAULT_DOCUMENTS,
@@ -22,7 +22,6 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report impor
 
 __metaclass__ = type
 
-HOSPITAL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
 
 ARGUMENT_SPEC = dict(
     document=dict(type='list', elements='str', default=list(DEFAULT_DOCUMENTS)),

@@ -71,7 +71,6 @@ import datetime
 import getpass
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -82,6 +81,8 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    HOSPITAL_ID,
+    HOSPITAL_ID_PATTERN,
     KINDS,
     SYSTEMS,
     RecordError,
@@ -93,7 +94,6 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact impor
 
 SYSTEM_GROUPS = tuple(s for s in SYSTEMS if s != 'shared')
 SCHEMA_VERSION = 2
-HOSPITAL_ID = re.compile(r'^[a-z0-9][a-z0-9_-]{0,62}$')
 UNASSIGNED = 'unassigned'
 # Actions that run on the controller only: when one fails, the run failed, not
 # the host it was nominally run for.
@@ -239,7 +239,7 @@ class CallbackModule(CallbackBase):
         if value in (None, ''):
             problem = 'dialysis_hospital_id is not set'
         else:
-            problem = 'dialysis_hospital_id %r is not a slug (^[a-z0-9][a-z0-9_-]*$)' % (value,)
+            problem = 'dialysis_hospital_id %r is not a slug (%s)' % (value, HOSPITAL_ID_PATTERN)
         self._display.warning('dialysis_records: %s in %s (group_vars/all.yml); records of this run go to '
                               'the %r store, apart from every hospital\'s' % (problem, where, UNASSIGNED))
         return UNASSIGNED

@@ -57,6 +57,12 @@ SEVERITY_ORDER = {'ok': 0, 'skipped': 0, 'warning': 1, 'critical': 2, 'error': 3
 # Lines of a run file in the record store (written by the records callback).
 LINE_TYPES = ('run', 'result', 'run_error', 'run_end')
 
+# Records belong to one hospital: the inventory's ``dialysis_hospital_id`` names
+# its store (reports/<id>/). The callback, the report action and the roles'
+# checks (a unit test keeps their YAML in step) use this one form.
+HOSPITAL_ID_PATTERN = '^[a-z0-9][a-z0-9_-]*$'
+HOSPITAL_ID = re.compile(HOSPITAL_ID_PATTERN)
+
 _ITEM_ID = re.compile(r'^[a-z][a-z0-9_]*(:.+)?$')
 _REASON = re.compile(r'^[a-z][a-z0-9_]*$')
 _VALUE_TYPES = (int, float, str, bool, type(None))

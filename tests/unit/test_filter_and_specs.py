@@ -1,4 +1,5 @@
 import os
+import re
 
 import dialysis
 import yaml
@@ -63,3 +64,14 @@ def test_anomaly_messages_per_host():
         {'status': 'ok', 'message': 'fine'}]}}}
     hosts = [host_a, host_b, {'inventory_hostname': 'c'}]
     assert dialysis.anomaly_messages(hosts) == {'a': ['disk full']}
+
+
+def test_every_hospital_id_check_uses_the_contracts_form(repo_root):
+    """The callback names the store, the roles refuse a bad id: one form for all, or
+    records and documents of a hospital would go to different folders."""
+    from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import HOSPITAL_ID_PATTERN
+    for path in ('roles/inspection/tasks/validate.yml', 'roles/report/tasks/main.yml'):
+        with open(os.path.join(repo_root, path), encoding='utf-8') as handle:
+            text = handle.read()
+        forms = set(re.findall(r"match\('([^']*)'\)", text))
+        assert forms == {HOSPITAL_ID_PATTERN}, (path, forms)
