@@ -266,7 +266,7 @@ class CallbackModule(CallbackBase):
     def _open(self, play):
         """Open the run's files once the first play is known: the store depends on
         the inventory's hospital, and launcher/operator on AWX's extra vars."""
-        if self.writer is not None or self.run is None or self._wrote_run_line:
+        if self.writer is not None or self.run is None:
             return
         self._read_inventory_vars(play)
         hospital = self._hospital()
@@ -337,15 +337,16 @@ class CallbackModule(CallbackBase):
         return 'shared'
 
     def _message(self, res):
-        parts = []
-        for key in ('msg', 'reason', 'stderr', 'module_stderr', 'exception'):
+        """The failure in its own words: msg and reason, then (without a reason)
+        the first of stderr, module_stderr and the exception."""
+        def said(key):
             value = res.get(key)
-            if value and isinstance(value, str):
-                parts.append(value.strip())
-                if key == 'reason' or (parts and key in ('stderr', 'module_stderr')):
-                    break
-            if key == 'module_stderr' and parts:
-                break
+            return value.strip() if isinstance(value, str) and value.strip() else None
+
+        parts = [p for p in (said('msg'), said('reason')) if p]
+        if not said('reason'):
+            detail = said('stderr') or said('module_stderr') or said('exception')
+            parts += [detail] if detail else []
         text = redact_text(' | '.join(parts))
         limit = self.get_option('max_message_chars')
         return text[:limit] + ('...' if len(text) > limit else '')
@@ -461,10 +462,10 @@ class CallbackModule(CallbackBase):
             item = make_item('task:%s' % task.action, 'failed', 'error',
                              'Task "%s" failed: %s' % (task.get_name(), msg or 'output hidden (no_log)'),
                              reason='task_failed')
-        items = list((record or {}).get('items') or []) + [item]
-        system = self._system_of(host, record)
-        kind = (record or {}).get('kind') if (record or {}).get('kind') in KINDS else self.play_kind
-        return make_record(kind, system, items, (record or {}).get('metrics'))
+        record = record or {}
+        kind = record['kind'] if record.get('kind') in KINDS else self.play_kind
+        return make_record(kind, self._system_of(host, record), list(record.get('items') or []) + [item],
+                           record.get('metrics'))
 
     def v2_runner_on_ok(self, result):
         self._write_result(result, 'changed' if result._result.get('changed') else 'ok')
