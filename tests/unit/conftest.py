@@ -21,3 +21,9 @@ for sub in ('modules', 'callback', 'filter'):
 @pytest.fixture
 def repo_root():
     return ROOT
+
+
+@pytest.fixture
+def templates():
+    """The report role's templates (the document tests build documents with them)."""
+    return os.path.join(ROOT, 'roles', 'report', 'templates')

@@ -10,7 +10,9 @@ import fitz  # PyMuPDF
 import openpyxl
 import pytest
 from test_report import TZ, item, write_run
+from test_report import params as report_params
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
 from ansible_collections.dialysis.ops.plugins.plugin_utils import dialysis_doc_spec as spec
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import build_report
@@ -40,14 +42,9 @@ def rich_record(system, disk, mem=40.0, cpu=10.0, extra=()):
               'path': '/var/log/dpkg.log', 'message': 'Log /var/log/dpkg.log not found'},
              {'item': 'widget:frobnicator', 'value': 'wobbly', 'status': 'warning',
               'message': 'Frobnicator is wobbly'}] + list(extra)
-    statuses = [i['status'] for i in items]
-    order = ['ok', 'skipped', 'warning', 'critical', 'error']
-    return {'version': 2, 'kind': 'inspection', 'system': system,
-            'status': max(statuses, key=order.index),
-            'anomalies': sum(1 for s in statuses if s in ('warning', 'critical', 'error')),
-            'items': items,
-            'metrics': {'filesystems': [{'mount': '/', 'percent': disk}], 'memory': {'percent': mem},
-                        'cpu': {'cpu_percent': cpu}}}
+    return make_record('inspection', system, items,
+                       {'filesystems': [{'mount': '/', 'percent': disk}], 'memory': {'percent': mem},
+                        'cpu': {'cpu_percent': cpu}})
 
 
 @pytest.fixture
@@ -60,31 +57,18 @@ def rich(tmp_path):
     # One inspection only: a sentence, not an empty chart.
     write_run(records, datetime.datetime(2026, 11, 5, 7, 0, tzinfo=TZ),
               [('hd-app-01', 'ok', rich_record('hemodialysis', 50.0))])
-    unreachable = {'version': 2, 'kind': 'inspection', 'system': 'ckd', 'status': 'critical',
-                   'anomalies': 1, 'items': [{'item': 'host:reachability', 'value': 'unreachable',
-                                              'status': 'critical', 'reason': 'unreachable',
-                                              'message': 'Host could not be reached: ssh timeout'}]}
+    unreachable = make_record('inspection', 'ckd', [make_item(
+        'host:reachability', 'unreachable', 'critical', 'Host could not be reached: ssh timeout',
+        reason='unreachable')])
     write_run(records, datetime.datetime(2026, 11, 24, 7, 0, tzinfo=TZ),
               [('ckd-app-01', 'unreachable', unreachable)])
     return tmp_path
 
 
 def params(root, **extra):
-    base = {
-        'records_dir': str(root / 'records'), 'output_dir': str(root / 'out'),
-        'annotations_dir': str(root / 'out' / 'annotations'), 'period': 'month',
-        'month': '2026-11', 'quarter': '', 'language': 'zh', 'timezone': 'Asia/Shanghai',
-        'expected_hosts': dict(HOSTS), 'not_inspectable': ['hd-ws-nurse-01'],
-        'project_lead': '王工', 'hospital': '示例医院', 'hospital_id': 'demo',
-        'formats': list(spec.FORMATS), 'check_mode': False,
-    }
-    base.update(extra)
-    return base
-
-
-@pytest.fixture
-def templates(repo_root):
-    return os.path.join(repo_root, 'roles', 'report', 'templates')
+    """test_report's parameters, with this store's hosts and every format."""
+    return dict(report_params(root, expected_hosts=dict(HOSTS), not_inspectable=['hd-ws-nurse-01'],
+                              formats=list(spec.FORMATS)), **extra)
 
 
 @pytest.fixture

@@ -76,11 +76,6 @@ def params(root, **extra):
     return base
 
 
-@pytest.fixture
-def templates(repo_root):
-    return os.path.join(repo_root, 'roles', 'report', 'templates')
-
-
 def sheet(path, name):
     ws = openpyxl.load_workbook(path)[name]
     rows = [[c.value for c in row] for row in ws.iter_rows()]
