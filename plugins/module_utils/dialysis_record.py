@@ -54,9 +54,6 @@ ANOMALY_STATUSES = ('warning', 'critical', 'error')
 # what the host's state is.
 SEVERITY_ORDER = {'ok': 0, 'skipped': 0, 'warning': 1, 'critical': 2, 'error': 3}
 
-# Lines of a run file in the record store (written by the records callback).
-LINE_TYPES = ('run', 'result', 'run_error', 'run_end')
-
 # Records belong to one hospital: the inventory's ``dialysis_hospital_id`` names
 # its store (reports/<id>/). The callback, the report action and the roles'
 # checks (a unit test keeps their YAML in step) use this one form.

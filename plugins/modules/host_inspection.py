@@ -209,6 +209,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan impo
     scan_log,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    SYSTEMS,
     RecordError,
     make_item,
     make_record,
@@ -481,7 +482,7 @@ def check_logs(module, params, thresholds, state):
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
-            system=dict(type='str', default='shared', choices=['hemodialysis', 'ckd', 'pd', 'shared']),
+            system=dict(type='str', default='shared', choices=list(SYSTEMS)),
             thresholds=dict(type='dict', default={}),
             filesystem_thresholds=dict(type='dict', default={}),
             services=dict(type='list', elements='str', default=[]),
