@@ -24,9 +24,15 @@ description:
   - Where an item's status does not follow from a measured figure (a missing log, an
     unreadable journal, a unit that does not exist, an unsynchronised clock), the item
     carries a C(reason) code, such as C(not_found), that the documents translate.
-  - The position reached in each log is kept on the host under O(state_dir), so the
-    next inspection reports only lines written since this one. Rotation by rename and
-    truncation are detected.
+  - The module reads from the log positions given in O(positions) - those of the last
+    inspection whose record reached the controller's record store - and returns the new
+    ones in RV(log_positions) beside the record; it never saves a position on the host.
+    A run that is killed, times out or loses its connection after the module ran
+    therefore loses nothing - the next inspection starts from the same positions and
+    reports what the lost run read. Rotation by rename and truncation are detected.
+  - The action plugin of the same name fills in O(positions) from the record store when
+    the task runs in a recorded run (the C(dialysis_records) callback) that holds the
+    inspection lock (C(dialysis.ops.run_lock)).
   - Log samples are redacted - credentials and patient identifiers are masked before
     they leave the host.
 version_added: "1.0.0"
@@ -95,10 +101,14 @@ options:
     description: How far back the first journal scan on a host looks.
     type: str
     default: "-24h"
-  state_dir:
-    description: Directory on the host where the log positions are kept.
-    type: path
-    default: /var/lib/dialysis-ops
+  positions:
+    description:
+      - Where the previous recorded inspection stopped reading - C(files) (per path the
+        inode, device, offset and a hash of the file's head) and C(journal_cursor) - as
+        returned in RV(log_positions).
+      - Left out, every log is scanned as on a first inspection (the journal from
+        O(journal_initial_since)); the action plugin fills it in from the record store.
+    type: dict
   cpu_sample_seconds:
     description: Length of the CPU sampling window.
     type: float
@@ -137,13 +147,14 @@ attributes:
   check_mode:
     description: Can run in check_mode and return the same record as without it.
     support: full
-    details: Nothing on the host changes; in check mode the log positions are not saved.
+    details: Nothing on the host changes in either mode; the records callback does not
+      take the log positions of a check-mode run.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode),
       when in diff mode.
     support: none
 notes:
-  - Read-only; C(changed) is always false. Only the log position file is written.
+  - Read-only; C(changed) is always false and nothing is written on the host.
 '''
 
 EXAMPLES = r'''
@@ -187,6 +198,16 @@ collector:
   description: Which collector produced the figures (psutil or proc).
   returned: always
   type: str
+log_positions:
+  description:
+    - Where this inspection stopped reading each log and the journal; the records callback
+      keeps them with the record, and the next inspection starts from them.
+  returned: always
+  type: dict
+  sample:
+    files:
+      /var/log/dialysis/app.log: {inode: 1835012, dev: 64769, offset: 40960, head: 9f1c..., head_len: 256}
+    journal_cursor: "s=4c0f...;i=2b1;b=...;m=...;t=...;x=..."
 '''
 
 import ctypes
@@ -203,8 +224,6 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics 
     sample_cpu_and_processes,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import (
-    load_state,
-    save_state,
     scan_journal,
     scan_log,
 )
@@ -218,9 +237,6 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds i
     classify,
     validate_thresholds,
 )
-
-STATE_FILE = 'inspection-logscan.json'
-
 
 def _pair(pair):
     return {'warning': pair['warning'], 'critical': pair['critical']}
@@ -497,7 +513,7 @@ def run_module():
             journal_priority=dict(type='str', default='err',
                                   choices=['emerg', 'alert', 'crit', 'err', 'warning']),
             journal_initial_since=dict(type='str', default='-24h'),
-            state_dir=dict(type='path', default='/var/lib/dialysis-ops'),
+            positions=dict(type='dict'),
             cpu_sample_seconds=dict(type='float', default=0.5),
             top_processes=dict(type='int', default=5),
             log_max_bytes=dict(type='int', default=64 * 1024 * 1024),
@@ -510,16 +526,18 @@ def run_module():
         supports_check_mode=True,
     )
     try:
-        record = inspect_host(module)
+        record, positions = inspect_host(module)
     except RecordError as exc:
         # An item that does not hold to the record contract is a bug in this module:
         # name the item and the problem rather than return a half-valid record.
         module.fail_json(msg='host_inspection built an invalid record (module bug): %s' % exc)
-    module.exit_json(changed=False, record=record, collector=record['metrics']['collector'])
+    module.exit_json(changed=False, record=record, collector=record['metrics']['collector'],
+                     log_positions=positions)
 
 
 def inspect_host(module):
-    """The inspection record of this host (RecordError if an item breaks the contract)."""
+    """The inspection record of this host and the log positions reached
+    (RecordError if an item breaks the contract)."""
     params = module.params
     thresholds, fs_thresholds, errors = validate_thresholds(
         params['thresholds'], params['filesystem_thresholds'],
@@ -534,8 +552,11 @@ def inspect_host(module):
     except RuntimeError as exc:
         module.fail_json(msg=str(exc))
 
-    state_path = os.path.join(params['state_dir'], STATE_FILE)
-    state = load_state(state_path)
+    positions = params['positions'] or {}
+    state = {'files': positions.get('files') or {}, 'journal_cursor': positions.get('journal_cursor')}
+    if not isinstance(state['files'], dict) or not isinstance(state['journal_cursor'], (str, type(None))):
+        module.fail_json(msg='positions: expected {files: {path: {inode, dev, offset, head, head_len}}, '
+                             'journal_cursor: str or null} as returned in log_positions')
 
     items, metrics = [], {'collector': collector.name}
     cpu_items, metrics['cpu'] = check_cpu(collector, params, thresholds)
@@ -547,16 +568,7 @@ def inspect_host(module):
     log_items, metrics['logs'] = check_logs(module, params, thresholds, state)
     items = cpu_items + mem_items + fs_items + up_items + svc_items + clock_items + log_items
 
-    if not module.check_mode:
-        try:
-            save_state(state_path, state)
-        except (IOError, OSError) as exc:
-            items.append(make_item('inspection:state', state_path, 'warning',
-                                   'Cannot save log positions to %s (%s); the next inspection '
-                                   'will rescan these logs' % (state_path, exc),
-                                   reason='save_failed'))
-
-    return make_record('inspection', params['system'], items, metrics)
+    return make_record('inspection', params['system'], items, metrics), state
 
 
 def main():

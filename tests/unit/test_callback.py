@@ -73,7 +73,6 @@ PLAY = '''
         system: hemodialysis
         cpu_sample_seconds: 0.1
         journal: false
-        state_dir: "{{ playbook_dir }}/state"
     - name: Use a credential quietly
       ansible.builtin.debug:
         msg: "the password is %(secret)s"

@@ -24,7 +24,7 @@ def run(capsys, args, check_mode=False):
 def base_args(tmp_path):
     log = tmp_path / 'app.log'
     log.write_text('INFO start\nERROR HIS interface timeout\n')
-    return {'state_dir': str(tmp_path / 'state'), 'cpu_sample_seconds': 0.1, 'journal': False,
+    return {'cpu_sample_seconds': 0.1, 'journal': False,
             'system': 'hemodialysis', 'logs': [{'name': 'app', 'path': str(log)}]}
 
 
@@ -51,8 +51,8 @@ def test_record_shape_is_the_same_for_both_collectors(capsys, base_args, collect
 
 
 def test_shapes_match_between_collectors_key_for_key(capsys, base_args, tmp_path):
-    a = run(capsys, dict(base_args, collector='psutil', state_dir=str(tmp_path / 's1')))
-    b = run(capsys, dict(base_args, collector='proc', state_dir=str(tmp_path / 's2')))
+    a = run(capsys, dict(base_args, collector='psutil'))
+    b = run(capsys, dict(base_args, collector='proc'))
     assert [i['item'] for i in a['record']['items']] == [i['item'] for i in b['record']['items']]
     assert sorted(a['record']['metrics']['cpu']) == sorted(b['record']['metrics']['cpu'])
     assert a['record']['metrics']['filesystems'][0].keys() == b['record']['metrics']['filesystems'][0].keys()
@@ -81,18 +81,36 @@ def test_invalid_thresholds_fail_with_named_key(capsys, base_args):
     assert "thresholds.disk_percent.warning: expected a number (e.g. 85), got 'ninety'" in result['msg']
 
 
-def test_log_findings_are_incremental_and_check_mode_keeps_no_position(capsys, base_args):
-    first = items_by_id(run(capsys, base_args, check_mode=True))['log:app']
-    assert first['value'] == 1 and first['status'] == 'warning'
-    assert not os.path.exists(base_args['state_dir'])  # check mode saved nothing
-    assert items_by_id(run(capsys, base_args))['log:app']['value'] == 1
-    again = items_by_id(run(capsys, base_args))['log:app']
-    assert again['value'] == 0 and again['status'] == 'ok'
-    with open(base_args['logs'][0]['path'], 'a') as handle:
+def test_log_findings_start_from_the_positions_given_and_nothing_is_kept_on_the_host(
+        capsys, base_args, tmp_path):
+    before = sorted(os.listdir(str(tmp_path)))
+    first = run(capsys, base_args, check_mode=True)
+    assert items_by_id(first)['log:app']['value'] == 1
+    # Without positions every run is a first scan: the host keeps nothing, so a
+    # run whose result never reached the record store cannot hide these lines.
+    again = run(capsys, base_args)
+    assert items_by_id(again)['log:app']['value'] == 1
+    assert sorted(os.listdir(str(tmp_path))) == before
+    assert again['log_positions'] == first['log_positions']
+    path = base_args['logs'][0]['path']
+    assert again['log_positions']['files'][path]['offset'] == os.path.getsize(path)
+
+    recorded = dict(base_args, positions=again['log_positions'])
+    nothing_new = items_by_id(run(capsys, recorded))['log:app']
+    assert nothing_new['value'] == 0 and nothing_new['status'] == 'ok'
+    with open(path, 'a') as handle:
         handle.write('ERROR one\nERROR two password=abc\n')
-    third = items_by_id(run(capsys, base_args))['log:app']
-    assert third['value'] == 2
-    assert third['samples'] == ['ERROR one', 'ERROR two password=********']
+    third = run(capsys, recorded)
+    assert items_by_id(third)['log:app']['value'] == 2
+    assert items_by_id(third)['log:app']['samples'] == ['ERROR one', 'ERROR two password=********']
+    # The same positions again (the previous result was lost): the same two lines, again.
+    assert items_by_id(run(capsys, recorded))['log:app']['value'] == 2
+    assert third['log_positions']['files'][path]['offset'] == os.path.getsize(path)
+
+
+def test_positions_of_the_wrong_shape_fail_with_the_expected_form(capsys, base_args):
+    result = run(capsys, dict(base_args, positions={'files': ['/var/log/app.log']}))
+    assert result['failed'] is True and 'positions: expected {files:' in result['msg']
 
 
 def test_missing_log_is_a_warning_unless_optional(capsys, base_args, tmp_path):
@@ -149,13 +167,6 @@ def test_unreadable_journal_is_an_error_with_a_reason(capsys, base_args, monkeyp
     journal = items_by_id(run(capsys, dict(base_args, journal=True)))['log:journal']
     assert (journal['status'], journal['value'], journal['reason']) == (
         'error', None, 'journal_unreadable')
-
-
-def test_positions_that_cannot_be_saved_are_a_warning_with_a_reason(capsys, base_args, tmp_path):
-    blocker = tmp_path / 'not-a-directory'
-    blocker.write_text('')
-    state = items_by_id(run(capsys, dict(base_args, state_dir=str(blocker))))['inspection:state']
-    assert state['status'] == 'warning' and state['reason'] == 'save_failed'
 
 
 def test_an_item_that_breaks_the_record_contract_fails_the_module(capsys, base_args, monkeypatch):
