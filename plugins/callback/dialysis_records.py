@@ -91,6 +91,11 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
     make_record,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_data, redact_text
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_runs import (
+    clean_positions,
+    publish_run,
+    release_all,
+)
 
 SYSTEM_GROUPS = tuple(s for s in SYSTEMS if s != 'shared')
 SCHEMA_VERSION = 2
@@ -102,7 +107,7 @@ _CONTROLLER = ('assert', 'fail', 'debug', 'set_fact', 'set_stats', 'include_role
                'add_host', 'group_by', 'meta', 'pause')
 CONTROLLER_ACTIONS = frozenset(
     [prefix + name for name in _CONTROLLER for prefix in ('', 'ansible.builtin.', 'ansible.legacy.')]
-    + ['dialysis.ops.dialysis_report', 'dialysis_report'])
+    + ['dialysis.ops.dialysis_report', 'dialysis_report', 'dialysis.ops.run_lock', 'run_lock'])
 LOCAL_NAMES = frozenset(['localhost', '127.0.0.1', '::1'])
 
 
@@ -163,6 +168,7 @@ class CallbackModule(CallbackBase):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self.writer = None
         self.index = None
+        self.records_dir = None
         self.run = None
         self.run_file = None
         self.play_name = None
@@ -262,6 +268,7 @@ class CallbackModule(CallbackBase):
         }
         self._started_mono = time.monotonic()
         self._wrote_run_line = False
+        publish_run(run_id, os.getpid(), playbook=self.run['playbook'])
 
     def _open(self, play):
         """Open the run's files once the first play is known: the store depends on
@@ -272,6 +279,7 @@ class CallbackModule(CallbackBase):
         hospital = self._hospital()
         directory = self._records_dir(hospital)
         self.run['hospital_id'] = hospital
+        self.records_dir = directory
         self.run_file = os.path.join(directory, '%s.jsonl' % self.run['run_id'])
         self.writer = JsonLinesWriter(self.run_file)
         self.index = JsonLinesWriter(os.path.join(directory, 'index.jsonl'))
@@ -294,6 +302,9 @@ class CallbackModule(CallbackBase):
                           'check_mode': self.run['check_mode'],
                           'hospital_id': self.run['hospital_id']})
         self._wrote_run_line = True
+        # Action plugins (the run lock, the log positions) act for this run and store.
+        publish_run(self.run['run_id'], os.getpid(), records_dir=self.records_dir,
+                    operator=self.run['operator'], launcher=self.run['launcher'])
 
     def v2_playbook_on_play_start(self, play):
         self.play_name = play.get_name()
@@ -412,10 +423,19 @@ class CallbackModule(CallbackBase):
                     line['records'] = records
             if status in ('failed', 'unreachable'):
                 line['msg'] = self._message(res)
+            if isinstance(res.get('dialysis_lock'), dict):
+                line['lock'] = res['dialysis_lock']
+            # Positions travel in the record's own line: they move on exactly when the
+            # record reporting the lines before them is in the store.
+            positions = clean_positions(res.get('log_positions'))
+            if positions is not None and record is not None and not refused and status in ('ok', 'changed') \
+                    and not line['check_mode']:
+                line['log_positions'] = positions
         failed = status in ('failed', 'unreachable') and not line.get('ignored')
         run_error = None
         if failed:
-            if self.play_kind and (status == 'unreachable' or not self._on_controller(task)):
+            controller_side = self._on_controller(task) or bool(res.get('dialysis_run_error'))
+            if self.play_kind and (status == 'unreachable' or not controller_side):
                 record = self._anomaly_record(host, task, status, line.get('msg'), record)
             else:
                 line['run_error'] = True
@@ -487,7 +507,14 @@ class CallbackModule(CallbackBase):
         hosts = {}
         for name in sorted(stats.processed.keys()):
             hosts[name] = stats.summarize(name)
+        try:
+            released = release_all(self.records_dir, self.run['run_id'])
+        except (IOError, OSError) as exc:
+            released = []
+            self._display.warning('dialysis_records: cannot release the locks of run %s: %s'
+                                  % (self.run['run_id'], exc))
         line = {'type': 'run_end', 'run_id': self.run['run_id'], 'ended': _iso(ended),
+                'locks_released': released,
                 'duration': round(time.monotonic() - self._started_mono, 3),
                 'hosts': hosts, 'results': self.counts, 'run_errors': self.run_errors,
                 'callback_seconds': round(self.busy_seconds, 4)}

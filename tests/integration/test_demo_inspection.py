@@ -14,7 +14,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run_inspect(tmp_path, extravars=None, cmdline=None, launcher='cron'):
     records = tmp_path / 'records'
-    state = tmp_path / 'state'
     env = {
         'ANSIBLE_CONFIG': os.path.join(ROOT, 'ansible.cfg'),
         'DIALYSIS_RECORDS_DIR': str(records),
@@ -23,7 +22,7 @@ def run_inspect(tmp_path, extravars=None, cmdline=None, launcher='cron'):
     }
     if launcher:
         env['DIALYSIS_LAUNCHER'] = launcher
-    extravars = dict(extravars or {}, inspection_state_dir=str(state))
+    extravars = dict(extravars or {})
     (tmp_path / 'runner').mkdir(parents=True)
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / 'runner'),
@@ -32,17 +31,17 @@ def run_inspect(tmp_path, extravars=None, cmdline=None, launcher='cron'):
         inventory=os.path.join(ROOT, 'inventories', 'demo', 'hosts.yml'),
         envvars=env, extravars=extravars, cmdline=cmdline, quiet=True,
         timeout=300)
-    return result, records, state
+    return result, records
 
 
 def lines_of(records):
-    files = [p for p in records.iterdir() if p.name != 'index.jsonl']
+    files = [p for p in records.glob('*.jsonl') if p.name != 'index.jsonl']
     assert len(files) == 1
     return [json.loads(x) for x in files[0].read_text().splitlines()]
 
 
 def test_demo_inspection_records_the_whole_host(tmp_path):
-    result, records, state = run_inspect(tmp_path)
+    result, records = run_inspect(tmp_path)
     assert result.rc == 0, result.stdout.read()[-2000:]
     lines = lines_of(records)
     assert lines[0]['launcher'] == 'cron' and lines[-1]['type'] == 'run_end'
@@ -55,7 +54,11 @@ def test_demo_inspection_records_the_whole_host(tmp_path):
         assert prefix in ids, prefix
     assert any(i.startswith('log:') for i in ids)
     assert record['metrics']['filesystems'] and record['metrics']['cpu']['cpu_count'] >= 1
-    assert (state / 'inspection-logscan.json').exists()
+    # The log positions reached travel with the record; the run's lock is released.
+    inspected = [ln for ln in lines if ln.get('action') == 'dialysis.ops.host_inspection']
+    assert inspected[0]['log_positions']['files']
+    assert lines[-1]['locks_released'] == ['inspection']
+    assert not list((records / 'locks').glob('*.lock'))
     # The run ends with this month's documents, and says where they are.
     out = result.stdout.read()
     for suffix in ('.xlsx', '.html', '.pdf'):
@@ -65,22 +68,22 @@ def test_demo_inspection_records_the_whole_host(tmp_path):
 
 
 def test_launch_through_runner_and_awx_is_detected(tmp_path):
-    result, records = run_inspect(tmp_path / 'runner-run', launcher=None)[:2]
+    result, records = run_inspect(tmp_path / 'runner-run', launcher=None)
     assert result.rc == 0
     assert lines_of(records)[0]['launcher'] == 'ansible-runner'
     result, records = run_inspect(tmp_path / 'awx-run', launcher=None,
-                                  extravars={'awx_job_id': 4711, 'awx_user_name': 'li.si'})[:2]
+                                  extravars={'awx_job_id': 4711, 'awx_user_name': 'li.si'})
     run = lines_of(records)[0]
     assert (run['launcher'], run['awx_job_id'], run['operator']) == ('awx', '4711', 'li.si')
 
 
 def test_check_mode_inspects_without_saving_positions(tmp_path):
-    result, records, state = run_inspect(tmp_path, cmdline='--check')
+    result, records = run_inspect(tmp_path, cmdline='--check')
     assert result.rc == 0
     lines = lines_of(records)
     assert lines[0]['check_mode'] is True
     assert [ln for ln in lines if ln.get('record')]
-    assert not (state / 'inspection-logscan.json').exists()
+    assert not [ln for ln in lines if 'log_positions' in ln]
 
 
 @pytest.mark.parametrize('thresholds,message', [
@@ -90,13 +93,13 @@ def test_check_mode_inspects_without_saving_positions(tmp_path):
      'inspection_thresholds.memory_percent: warning (97) must not be above critical (95)'),
 ])
 def test_broken_inventory_value_fails_before_any_host_is_touched(tmp_path, thresholds, message):
-    result, records, state = run_inspect(tmp_path, {'inspection_thresholds': thresholds})
+    result, records = run_inspect(tmp_path, {'inspection_thresholds': thresholds})
     assert result.rc != 0
     out = result.stdout.read()
     assert message in out
     lines = lines_of(records)
     assert not any(ln.get('action') == 'dialysis.ops.host_inspection' for ln in lines)
-    assert not state.exists()
+    assert not (records / 'locks' / 'inspection.lock').exists()
     # A broken value is the run's error, never a finding on the host.
     failed = [ln for ln in lines if ln['type'] == 'result' and ln.get('status') == 'failed']
     assert len(failed) == 1 and message in failed[0]['msg'] and 'record' not in failed[0]
@@ -130,13 +133,11 @@ def test_one_broken_host_stops_every_host_before_inspection(tmp_path):
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
     import subprocess
     proc = subprocess.run(['ansible-playbook', '-i', str(inventory),
-                           os.path.join(ROOT, 'playbooks', 'inspect.yml'),
-                           '-e', 'inspection_state_dir=%s' % (tmp_path / 'state')],
+                           os.path.join(ROOT, 'playbooks', 'inspect.yml')],
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode != 0
     assert ("inspection_filesystem_thresholds['/srv']: warning (99) must not be above "
             "critical (90)") in proc.stdout
     lines = lines_of(records)
     assert not any(ln.get('action') == 'dialysis.ops.host_inspection' for ln in lines)
-    assert not (tmp_path / 'state').exists()
     assert not (tmp_path / 'reports').exists()

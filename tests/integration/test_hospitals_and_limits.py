@@ -65,8 +65,8 @@ def hospitals(tmp_path):
 
 
 def play(ws, inventory, *extra, playbook='inspect.yml'):
-    return subprocess.run(['ansible-playbook', '-i', inventory, os.path.join(ROOT, 'playbooks', playbook),
-                           '-e', 'inspection_state_dir=%s' % (ws['dir'] / 'state')] + list(extra),
+    return subprocess.run(['ansible-playbook', '-i', inventory, os.path.join(ROOT, 'playbooks', playbook)]
+                          + list(extra),
                           env=ws['env'], capture_output=True, text=True, timeout=600, check=False)
 
 

@@ -56,7 +56,7 @@ def run_playbook(ws, text, *extra, check=True):
 
 
 def run_lines(ws):
-    files = sorted(p for p in ws['records'].iterdir() if p.name != 'index.jsonl')
+    files = sorted(p for p in ws['records'].glob('*.jsonl') if p.name != 'index.jsonl')
     assert len(files) == 1, files
     return [json.loads(line) for line in files[-1].read_text().splitlines()], files[-1]
 
@@ -68,6 +68,10 @@ PLAY = '''
   vars:
     dialysis_record_kind: inspection
   tasks:
+    - name: Take the inspection lock
+      dialysis.ops.run_lock:
+        duty: inspection
+      run_once: true
     - name: Inspect
       dialysis.ops.host_inspection:
         system: hemodialysis
