@@ -139,13 +139,15 @@ def test_second_inspection_saw_no_new_log_lines():
     assert items['log:app']['value'] == 0 and items['log:app']['status'] == 'ok'
 
 
-def test_log_position_is_kept_on_the_host():
+def test_log_position_travels_with_the_record_and_nothing_is_kept_on_the_host():
     h = host(UNHEALTHY)
-    state = h.file('/var/lib/dialysis-ops/inspection-logscan.json')
-    assert state.exists and state.mode == 0o600 and state.user == 'root'
-    data = json.loads(state.content_string)
+    assert not h.file('/var/lib/dialysis-ops').exists
+    positions = [line['log_positions'] for line in RecordStore(RECORDS).results()
+                 if line['host'] == UNHEALTHY and line.get('log_positions')]
+    assert len(positions) == 2  # converge and idempotence, each with its record
     log = h.file('/var/log/dialysis/app.log')
-    assert data['files']['/var/log/dialysis/app.log']['offset'] == log.size
+    assert positions[-1]['files']['/var/log/dialysis/app.log']['offset'] == log.size
+    assert positions[-1]['journal_cursor']
 
 
 def test_next_inspection_reports_only_lines_added_since():
@@ -165,11 +167,12 @@ def test_next_inspection_reports_only_lines_added_since():
         NEW_LINES[0], '2026-11-26 03:10:09 FATAL interface queue full, password=********',
         '2026-11-26 03:10:12 ERROR charting failed for 患者：[redacted] 身份证 [id redacted] bed 7']
     assert anomalies(latest[HEALTHY]) == expected_clock()
-    for name in os.listdir(RECORDS):
-        with open(os.path.join(RECORDS, name), encoding='utf-8') as handle:
-            text = handle.read()
-        for secret in SECRETS:
-            assert secret not in text, (secret, name)
+    for directory, _dirs, names in os.walk(RECORDS):
+        for name in names:
+            with open(os.path.join(directory, name), encoding='utf-8') as handle:
+                text = handle.read()
+            for secret in SECRETS:
+                assert secret not in text, (secret, name)
 
 
 def test_every_line_of_every_records_file_parses():
