@@ -26,6 +26,7 @@ ARGUMENT_SPEC = dict(
     duty=dict(type='str', required=True, choices=list(KINDS)),
     wait=dict(type='int', default=60),
     stale_after=dict(type='int', default=6 * 3600),
+    unrecorded=dict(type='str', default='fail', choices=['fail', 'warn']),
 )
 
 
@@ -42,9 +43,12 @@ class ActionModule(ActionBase):
                             % (name, args[name]))
         run = current_run()
         if run is None or not run.get('records_dir'):
-            return dict(result, failed=True, msg='run_lock needs the dialysis.ops.dialysis_records callback '
-                        '(callbacks_enabled in ansible.cfg): the lock belongs to a recorded run of one '
-                        "hospital's record store")
+            msg = ('run_lock needs the dialysis.ops.dialysis_records callback (callbacks_enabled in '
+                   "ansible.cfg): the lock belongs to a recorded run of one hospital's record store")
+            if args['unrecorded'] == 'fail':
+                return dict(result, failed=True, msg=msg)
+            display.warning(msg + '; this run is not recorded, so it takes no lock')
+            return dict(result, changed=False, skipped=True, msg='not recorded: no lock taken')
         lock = RunLock(run['records_dir'], args['duty'])
 
         def waiting(holder):

@@ -22,7 +22,7 @@ description:
     controller, or older than O(stale_after) when taken on another controller) is taken
     over; the takeover is written to the record store with the old holder and why.
   - The C(dialysis.ops.dialysis_records) callback releases the run's locks when the run
-    ends; without the callback the module refuses to run.
+    ends; without the callback there is no recorded run to hold a lock (see O(unrecorded)).
   - Runs on the controller only; use it once per play (C(run_once)) before the duty's
     first task on any host.
 version_added: "1.1.0"
@@ -45,6 +45,14 @@ options:
       - A lock taken on this controller is stale as soon as its process is gone.
     type: int
     default: 21600
+  unrecorded:
+    description:
+      - What to do in a run without the records callback - C(fail), or C(warn) and go on
+        without a lock (for a read-only duty whose findings are then recorded nowhere, so
+        nothing can be counted twice).
+    type: str
+    choices: [fail, warn]
+    default: fail
 notes:
   - Action plugin; also takes the lock in check mode (a check run still reads the hosts).
   - Never reports C(changed) - the lock is gone again when the run ends.
