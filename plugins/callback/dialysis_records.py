@@ -93,6 +93,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_data, redact_text
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_runs import (
     clean_positions,
+    process_identity,
     publish_run,
     release_all,
 )
@@ -300,7 +301,9 @@ class CallbackModule(CallbackBase):
                           'playbook': self.run['playbook'], 'started': self.run['started'],
                           'launcher': self.run['launcher'], 'operator': self.run['operator'],
                           'check_mode': self.run['check_mode'],
-                          'hospital_id': self.run['hospital_id']})
+                          'hospital_id': self.run['hospital_id'],
+                          # whether the run may still be going (see dialysis_runs.LogPositions)
+                          **process_identity(os.getpid())})
         self._wrote_run_line = True
         # Action plugins (the run lock, the log positions) act for this run and store.
         publish_run(self.run['run_id'], os.getpid(), records_dir=self.records_dir,

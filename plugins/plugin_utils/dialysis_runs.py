@@ -148,6 +148,30 @@ class _Guard(object):
         os.close(self.fd)
 
 
+def process_identity(pid):
+    """What a lock file and the index record of a run's ansible-playbook process."""
+    return {'controller': socket.gethostname(), 'pid': pid, 'pid_start': process_start(pid)}
+
+
+def gone_reason(owner, since_epoch, stale_after, now=None):
+    """Why the run ``owner`` (``process_identity`` keys) is over, or None when it
+    may still be running: on this controller, as long as its process lives; from
+    another controller, until ``stale_after`` seconds after ``since_epoch``."""
+    if owner.get('controller') == socket.gethostname():
+        pid = owner.get('pid')
+        started = process_start(pid) if isinstance(pid, int) else None
+        if started is None:
+            return 'its ansible-playbook process %s is gone' % pid
+        if owner.get('pid_start') is not None and started != owner.get('pid_start'):
+            return 'its process id %s now belongs to another process' % pid
+        return None
+    age = (now or time.time()) - since_epoch
+    if age > stale_after:
+        return 'it was taken %d minutes ago on controller %s, longer than the %d-minute bound' % (
+            age // 60, owner.get('controller'), stale_after // 60)
+    return None
+
+
 def describe_holder(holder):
     """'run R (operator O via launcher L, playbook P) since T, process N on C'."""
     return 'run %s (operator %s via %s, playbook %s) since %s, process %s on %s' % (
@@ -167,24 +191,12 @@ class RunLock(object):
     def holder(self):
         return _read_json(self.path)
 
-    def stale_reason(self, holder, stale_after, now=None):
+    @staticmethod
+    def stale_reason(holder, stale_after, now=None):
         """Why ``holder`` no longer holds the lock, or None while it does."""
         if not holder or not holder.get('run_id'):
             return 'the lock file is unreadable'
-        now = now or time.time()
-        if holder.get('controller') == socket.gethostname():
-            pid = holder.get('pid')
-            started = process_start(pid) if isinstance(pid, int) else None
-            if started is None:
-                return 'its ansible-playbook process %s is gone' % pid
-            if holder.get('pid_start') is not None and started != holder.get('pid_start'):
-                return 'its process id %s now belongs to another process' % pid
-            return None
-        age = now - float(holder.get('acquired_epoch') or 0)
-        if age > stale_after:
-            return 'it was taken %d minutes ago on controller %s, longer than the %d-minute bound' % (
-                age // 60, holder.get('controller'), stale_after // 60)
-        return None
+        return gone_reason(holder, float(holder.get('acquired_epoch') or 0), stale_after, now)
 
     def acquire(self, run, wait=0.0, stale_after=6 * 3600, poll=1.0, on_wait=None):
         """Take the lock for ``run`` (from current_run()). Returns (holder, taken_over):
@@ -215,11 +227,9 @@ class RunLock(object):
 
     def _holder_for(self, run):
         now = _now()
-        pid = run['pid']
-        return {'duty': self.duty, 'run_id': run['run_id'], 'operator': run.get('operator'),
-                'launcher': run.get('launcher'), 'playbook': run.get('playbook'),
-                'controller': socket.gethostname(), 'pid': pid, 'pid_start': process_start(pid),
-                'acquired': _iso(now), 'acquired_epoch': round(now.timestamp(), 3)}
+        return dict(process_identity(run['pid']), duty=self.duty, run_id=run['run_id'],
+                    operator=run.get('operator'), launcher=run.get('launcher'), playbook=run.get('playbook'),
+                    acquired=_iso(now), acquired_epoch=round(now.timestamp(), 3))
 
     def release(self, run_id):
         """Remove the lock if ``run_id`` holds it; True when removed."""
@@ -324,24 +334,26 @@ class LogPositions(object):
         entry = data['hosts'].get(host)
         return entry.get('positions') if entry else None
 
-    def update(self, own_run_id):
-        """Fold into the cache the positions of every run the index lists since the
-        cache was last updated, except ``own_run_id``; call with the inspection lock
-        held. Returns the cache as written.
+    def update(self, own_run_id, stale_after=6 * 3600):
+        """Fold into the cache the positions recorded by the runs the index lists
+        since the cache was last updated, except ``own_run_id``; call with the
+        inspection lock held. Returns the cache as written.
 
-        The cache then stands just before this run's start line, so the next update
-        reads this run's file - its positions count even when it is killed before
-        its end."""
+        Per host the newest record wins (by the time its result ended), whatever
+        the order the runs started in. The cache then stands at the start line of
+        the oldest run that may still record positions - this run, or one that
+        started before it and waits for the lock - so their files are read again
+        next time, and a run killed before its end still has its records counted.
+        """
         data = self.load()
         data['updated_for'] = own_run_id
         index = os.path.join(self.records_dir, 'index.jsonl')
         if not os.path.exists(index):
             return data
-        offset, stop, files = data['index_offset'], None, []
+        starts, ended = [], set()
         with open(index, 'rb') as handle:
             size = os.fstat(handle.fileno()).st_size
-            if offset > size:
-                offset = 0  # the index was replaced: read it all again
+            offset = data['index_offset'] if data['index_offset'] <= size else 0  # index replaced
             handle.seek(offset)
             position = offset
             for raw in handle:
@@ -350,24 +362,40 @@ class LogPositions(object):
                 try:
                     entry = json.loads(raw.decode('utf-8'))
                 except (ValueError, UnicodeDecodeError):
-                    entry = {}
-                if isinstance(entry, dict) and entry.get('event') == 'start':
-                    if entry.get('run_id') == own_run_id:
-                        stop = position
-                    elif entry.get('file'):
-                        files.append(entry['file'])
+                    entry = None
+                if isinstance(entry, dict) and entry.get('event') == 'start' and entry.get('file'):
+                    starts.append((position, entry))
+                elif isinstance(entry, dict) and entry.get('event') == 'end':
+                    ended.add(entry.get('run_id'))
                 position += len(raw)
-        for name in files:
-            path = os.path.join(self.records_dir, os.path.basename(name))
+        resume = position
+        for start, entry in starts:
+            if entry.get('run_id') == own_run_id or (
+                    entry.get('run_id') not in ended and entry.get('pid') is not None
+                    and gone_reason(entry, _epoch(entry.get('started')), stale_after) is None):
+                resume = min(resume, start)
+            if entry.get('run_id') == own_run_id:
+                continue
+            path = os.path.join(self.records_dir, os.path.basename(entry['file']))
             if not os.path.exists(path):
                 continue
             for line in _lines_with(path, b'"log_positions"'):
                 positions = clean_positions(line.get('log_positions'))
+                host, recorded = line.get('host'), str(line.get('ended') or '')
                 if line.get('type') != 'result' or positions is None or line.get('check_mode') \
-                        or not isinstance(line.get('host'), str):
+                        or not isinstance(host, str):
                     continue
-                data['hosts'][line['host']] = {'positions': positions, 'run_id': line.get('run_id'),
-                                               'recorded': line.get('ended')}
-        data['index_offset'] = position if stop is None else stop
+                known = data['hosts'].get(host)
+                if known is None or recorded >= str(known.get('recorded') or ''):
+                    data['hosts'][host] = {'positions': positions, 'run_id': line.get('run_id'),
+                                           'recorded': recorded}
+        data['index_offset'] = resume
         atomic_write_json(self.path, data)
         return data
+
+
+def _epoch(iso):
+    try:
+        return datetime.datetime.fromisoformat(str(iso).replace('Z', '+00:00')).timestamp()
+    except ValueError:
+        return 0.0

@@ -115,16 +115,27 @@ def test_positions_are_reduced_to_the_known_keys():
     assert runs.clean_positions(extra) == {'files': {'/a': FILE}, 'journal_cursor': None}
 
 
-def write_run(store, run_id, results, end=True):
-    """A run as the callback writes it: index start line, run file, index end line."""
+def write_run(store, run_id, results, end=True, pid=None):
+    """A run as the callback writes it: index start line, run file, index end line.
+    ``pid``: the run's ansible-playbook (alive: the run may still be going)."""
     with open(os.path.join(store, 'index.jsonl'), 'a') as index:
-        index.write(json.dumps({'event': 'start', 'run_id': run_id, 'file': run_id + '.jsonl'}) + '\n')
+        start = {'event': 'start', 'run_id': run_id, 'file': run_id + '.jsonl',
+                 'started': '2026-11-26T02:00:00.000Z'}
+        if pid:
+            start.update(runs.process_identity(pid))
+        index.write(json.dumps(start) + '\n')
         with open(os.path.join(store, run_id + '.jsonl'), 'w') as handle:
             handle.write(json.dumps({'type': 'run', 'run_id': run_id}) + '\n')
             for line in results:
                 handle.write(json.dumps(dict(line, type='result', run_id=run_id)) + '\n')
         if end:
             index.write(json.dumps({'event': 'end', 'run_id': run_id}) + '\n')
+
+
+def record(store, run_id, host, positions, ended):
+    with open(os.path.join(store, run_id + '.jsonl'), 'a') as handle:
+        handle.write(json.dumps({'type': 'result', 'run_id': run_id, 'host': host,
+                                 'log_positions': positions, 'ended': ended}) + '\n')
 
 
 def at(offset):
@@ -158,3 +169,19 @@ def test_the_cache_is_only_a_cache(tmp_path):
     os.unlink(runs.LogPositions(store).path)  # lost cache: rebuilt from the store
     write_run(store, 'r3', [], end=False)
     assert runs.LogPositions(store).for_run('r3', 'a') == at(10)
+
+
+def test_a_run_that_started_first_but_waited_for_the_lock_still_counts(tmp_path, dead_pid):
+    store = str(tmp_path)
+    positions = runs.LogPositions(store)
+    write_run(store, 'r1', [{'host': 'a', 'log_positions': at(10), 'ended': '2026-11-26T01:00:00.000Z'}])
+    write_run(store, 'waiting', [], end=False, pid=os.getpid())  # started, waits for the lock
+    write_run(store, 'holder', [], end=False, pid=os.getpid())  # took the lock first
+    assert positions.for_run('holder', 'a') == at(10)
+    record(store, 'holder', 'a', at(20), '2026-11-26T02:00:05.000Z')
+    # The waiting run gets the lock, sees the holder's record, records its own.
+    assert positions.for_run('waiting', 'a') == at(20)
+    record(store, 'waiting', 'a', at(30), '2026-11-26T02:00:09.000Z')
+    # A later run finds the newest record, although 'waiting' started before 'holder'.
+    write_run(store, 'later', [], end=False, pid=dead_pid)
+    assert positions.for_run('later', 'a') == at(30)
