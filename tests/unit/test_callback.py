@@ -301,3 +301,25 @@ def test_each_hospital_has_its_own_store(workspace):
     proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert 'dialysis_hospital_id is not set' in proc.stderr
     assert (workspace['dir'] / 'stores' / 'unassigned').is_dir()
+
+
+def test_an_inspection_without_the_lock_is_a_run_error_and_reads_nothing(workspace):
+    proc = run_playbook(workspace, '''
+- name: An inspection that forgot the lock
+  hosts: localhost
+  gather_facts: false
+  vars:
+    dialysis_record_kind: inspection
+  tasks:
+    - name: Inspect
+      dialysis.ops.host_inspection:
+        cpu_sample_seconds: 0.1
+        journal: false
+''')
+    assert proc.returncode != 0
+    lines = run_lines(workspace)[0]
+    result = [ln for ln in lines if ln.get('task') == 'Inspect' and ln['type'] == 'result'][0]
+    assert 'record' not in result and 'log_positions' not in result
+    error = [ln for ln in lines if ln['type'] == 'run_error'][0]
+    assert 'needs the inspection lock of this hospital' in error['msg']
+    assert list(RecordStore(str(workspace['records'])).records()) == []
