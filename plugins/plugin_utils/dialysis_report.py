@@ -48,7 +48,10 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec imp
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import get as get_type
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_writers import write
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import (
+    RecordStore,
+    atomic_write_text,
+)
 
 __metaclass__ = type
 
@@ -94,21 +97,6 @@ def publish(staging, outputs, out_dir):
         os.replace(os.path.join(staging, name), target)
         final[key] = target
     return final
-
-
-def atomic_write_text(path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o750)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def staging_dir(out_dir):

@@ -36,8 +36,9 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
+
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import atomic_write_text
 
 __metaclass__ = type
 
@@ -102,23 +103,8 @@ def process_start(pid):
     return int(fields[19]) if len(fields) > 19 else None
 
 
-def atomic_write_json(path, data, mode=0o640):
-    """Write JSON to ``path`` through a temporary file and a rename."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o750)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            json.dump(data, handle, ensure_ascii=False, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def atomic_write_json(path, data):
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, sort_keys=True))
 
 
 def _read_json(path):

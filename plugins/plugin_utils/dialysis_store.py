@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 import datetime
 import json
 import os
+import tempfile
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import validate_record
 
@@ -50,6 +51,26 @@ def parse_time(value):
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=datetime.timezone.utc)
     return dt.astimezone(datetime.timezone.utc)
+
+
+def atomic_write_text(path, text, mode=0o640):
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it,
+    flushed to disk, then renamed over it (creating the directory if needed)."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o750)
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def read_jsonl(path, stats=None):
