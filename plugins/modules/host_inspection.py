@@ -118,7 +118,12 @@ options:
     type: int
     default: 5
   log_max_bytes:
-    description: At most this many new bytes are read per log file per inspection.
+    description:
+      - At most this many new bytes are read per log file per inspection; when a file grew
+        by more, only its last O(log_max_bytes) are read.
+      - Such a scan is partial - the log's item says how much was read and skipped
+        (C(read_bytes), C(skipped_bytes), C(partial)), has reason C(partial_scan) and
+        status at least C(warning), whatever the count of the part that was read.
     type: int
     default: 67108864
   log_max_samples:
@@ -224,6 +229,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics 
     sample_cpu_and_processes,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import (
+    partial_message,
     scan_journal,
     scan_log,
 )
@@ -237,6 +243,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds i
     classify,
     validate_thresholds,
 )
+
 
 def _pair(pair):
     return {'warning': pair['warning'], 'critical': pair['critical']}
@@ -463,15 +470,33 @@ def check_logs(module, params, thresholds, state):
             items.append(make_item('log:%s' % name, None, st, 'Log %s not found' % spec['path'],
                                    reason='not_found', path=spec['path']))
             continue
+        metrics[name] = result
+        # A scan that is not complete says what it could not read, in figures, and is
+        # never "normal": at least a warning, whatever the count in the part read.
+        partial = result['partial'] or None
+        figures = {'path': spec['path'], 'partial': partial}
+        if partial:
+            figures.update(read_bytes=result['bytes_read'], skipped_bytes=result['skipped_bytes'])
+        if not result['files']:
+            # It exists but not one of its files could be read (permissions, a
+            # directory): the check failed, even for an optional log.
+            items.append(make_item('log:%s' % name, None, 'error', 'Log %s could not be read: %s' % (
+                spec['path'], partial_message(partial)), reason='unreadable', **figures))
+            continue
         st = classify(result['matches'], pair)
-        msg = '%d error lines in %s since the previous inspection%s' % (
-            result['matches'], spec['path'], _level_message(st, pair))
+        level = _level_message(st, pair)
+        if not partial:
+            msg = '%d error lines in %s since the previous inspection%s' % (
+                result['matches'], spec['path'], level)
+        else:
+            st = 'warning' if st == 'ok' else st
+            msg = '%d error lines in the part of %s read since the previous inspection%s; ' \
+                'partial scan: %s' % (result['matches'], spec['path'], level, partial_message(partial))
         if result['events']:
             msg += ' [%s]' % ', '.join(result['events'])
         items.append(make_item('log:%s' % name, result['matches'], st, msg, unit='lines',
                                threshold=_pair(pair), samples=result['samples'] or None,
-                               path=spec['path']))
-        metrics[name] = result
+                               reason='partial_scan' if partial else None, **figures))
     if params['journal']:
         journalctl = module.get_bin_path('journalctl')
         if journalctl:
@@ -486,8 +511,13 @@ def check_logs(module, params, thresholds, state):
                 st = classify(result['matches'], pair)
                 msg = '%d journal entries at priority %s or worse since the previous inspection%s' % (
                     result['matches'], params['journal_priority'], _level_message(st, pair))
+                partial = result['partial'] or None
+                if partial:
+                    st = 'warning' if st == 'ok' else st
+                    msg += '; partial scan: %s' % partial_message(partial)
                 items.append(make_item('log:journal', result['matches'], st, msg, unit='entries',
-                                       threshold=_pair(pair), samples=result['samples'] or None))
+                                       threshold=_pair(pair), samples=result['samples'] or None,
+                                       reason='partial_scan' if partial else None, partial=partial))
                 metrics['journal'] = result
                 state['journal_cursor'] = cursor
     # Keep positions only for files still configured, so the state cannot grow without bound.

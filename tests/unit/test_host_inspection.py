@@ -1,6 +1,8 @@
 """The inspection module run end to end through main(), on this machine."""
 
+import gzip
 import json
+import lzma
 import os
 
 import host_inspection
@@ -261,3 +263,126 @@ def test_unreadable_clock_is_an_error_with_a_reason(monkeypatch):
     items, dummy_metrics = host_inspection.check_clock(True)
     assert (items[0]['value'], items[0]['status'], items[0]['reason']) == (
         None, 'error', 'clock_unreadable')
+
+
+# -- partial scans: never presented as complete ------------------------------------------
+
+def flood_log(path, errors_at=(), lines=5000):
+    """``lines`` lines of 23 bytes; ERROR on the numbers in ``errors_at``, INFO elsewhere."""
+    with open(path, 'w') as handle:
+        for number in range(lines):
+            handle.write('%s flood line %05d\n' % ('ERROR' if number in errors_at else 'INFO ', number))
+
+
+def test_a_log_grown_past_the_limit_is_a_warning_with_the_skipped_amount(capsys, base_args, tmp_path):
+    path = str(tmp_path / 'flood.log')
+    flood_log(path, errors_at=(10, 20, 30))  # all three in the part that is skipped
+    args = dict(base_args, logs=[{'name': 'flood', 'path': path}], log_max_bytes=4096)
+    result = run(capsys, args)
+    item = items_by_id(result)['log:flood']
+    assert (item['value'], item['status'], item['reason']) == (0, 'warning', 'partial_scan')
+    assert (item['read_bytes'], item['skipped_bytes']) == (4094, 110906)
+    assert item['partial'] == [{'kind': 'read_limit', 'path': path, 'read_bytes': 4094,
+                                'skipped_bytes': 110906, 'max_bytes': 4096}]
+    assert item['message'].startswith('0 error lines in the part of %s read since the previous inspection; '
+                                      'partial scan: only the last 4 KiB of %s were read; 108.3 KiB skipped '
+                                      '(log_max_bytes 4 KiB)' % (path, path))
+    assert result['record']['metrics']['logs']['flood']['partial'] == item['partial']
+    assert result['log_positions']['files'][path]['offset'] == 5000 * 23
+    # A count above the critical level stays critical.
+    flood_log(path, errors_at=range(4900, 5000))
+    critical = items_by_id(run(capsys, args))['log:flood']
+    assert (critical['value'], critical['status'], critical['reason']) == (100, 'critical', 'partial_scan')
+
+
+def test_a_complete_scan_carries_no_partial_figures(capsys, base_args):
+    app = items_by_id(run(capsys, base_args))['log:app']
+    assert not set(app) & {'partial', 'read_bytes', 'skipped_bytes', 'reason'}
+
+
+def test_an_unreadable_log_is_an_error_even_when_optional(capsys, base_args, tmp_path):
+    # A directory where the log should be: open() fails with EISDIR, as it would with
+    # EACCES for a chmod 000 file - which root, who runs the tests, can still read.
+    path = tmp_path / 'dir.log'
+    path.mkdir()
+    args = dict(base_args, logs=[{'name': 'dir', 'path': str(path), 'optional': True}])
+    result = run(capsys, args)
+    item = items_by_id(result)['log:dir']
+    assert (item['value'], item['status'], item['reason']) == (None, 'error', 'unreadable')
+    assert item['partial'] == [{'kind': 'unreadable', 'path': str(path), 'error': 'Is a directory'}]
+    assert item['message'] == 'Log %s could not be read: %s could not be read (Is a directory)' % (path, path)
+    assert result['log_positions']['files'] == {}
+
+
+def test_a_log_the_host_refuses_to_open_is_unreadable_and_keeps_its_position(capsys, base_args, monkeypatch):
+    from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_logscan as ls
+    path = base_args['logs'][0]['path']
+    first = run(capsys, base_args)
+    real_open = open
+
+    def refusing_open(name, *args, **kwargs):  # chmod 000 as a non-root user would see it
+        if str(name) == path:
+            raise PermissionError(13, 'Permission denied', path)
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr(ls, 'open', refusing_open, raising=False)
+    result = run(capsys, dict(base_args, positions=first['log_positions']))
+    item = items_by_id(result)['log:app']
+    assert (item['status'], item['reason']) == ('error', 'unreadable')
+    assert item['partial'] == [{'kind': 'unreadable', 'path': path, 'error': 'Permission denied'}]
+    assert result['log_positions']['files'] == first['log_positions']['files']
+
+
+@pytest.mark.parametrize('suffix, opener', [('.1.gz', gzip.open), ('.1.xz', lzma.open)])
+def test_the_tail_compressed_by_rotation_is_counted_once(capsys, base_args, suffix, opener):
+    path = base_args['logs'][0]['path']
+    first = run(capsys, base_args)
+    with open(path, 'a') as handle:
+        handle.write('ERROR after the inspection, before rotation\n')
+    with open(path, 'rb') as source, opener(path + suffix, 'wb') as target:
+        target.write(source.read())
+    os.unlink(path)
+    with open(path, 'w') as handle:
+        handle.write('ERROR in the new file\n')
+    second = run(capsys, dict(base_args, positions=first['log_positions']))
+    item = items_by_id(second)['log:app']
+    assert (item['value'], item['status']) == (2, 'warning') and 'partial' not in item
+    assert item['samples'] == ['ERROR after the inspection, before rotation', 'ERROR in the new file']
+    third = run(capsys, dict(base_args, positions=second['log_positions']))
+    assert items_by_id(third)['log:app']['value'] == 0
+
+
+def test_a_rotation_to_zstd_is_partial(capsys, base_args):
+    path = base_args['logs'][0]['path']
+    first = run(capsys, base_args)
+    with open(path + '.1.zst', 'wb') as handle:
+        handle.write(b'\x28\xb5\x2f\xfd')
+    os.unlink(path)
+    with open(path, 'w') as handle:
+        handle.write('INFO new file\n')
+    item = items_by_id(run(capsys, dict(base_args, positions=first['log_positions'])))['log:app']
+    assert (item['value'], item['status'], item['reason']) == (0, 'warning', 'partial_scan')
+    assert [p['kind'] for p in item['partial']] == ['rotated_compressed']
+    assert 'compressed in a format this host cannot read' in item['message']
+
+
+def test_a_lost_journal_cursor_is_read_from_its_time_and_marked_partial(capsys, base_args, tmp_path,
+                                                                        monkeypatch):
+    bindir = tmp_path / 'bin'
+    bindir.mkdir()
+    fake = bindir / 'journalctl'
+    fake.write_text('''#!/bin/sh
+case "$*" in
+  *--after-cursor=*) echo "Failed to seek to cursor: Invalid argument" >&2; exit 1;;
+  *--lines=1*) echo '{"__CURSOR": "c-newest", "MESSAGE": "x"}';;
+  *--since=@1795000001*) echo '{"__CURSOR": "c-new", "MESSAGE": "I/O error on sdb"}';;
+esac
+''')
+    fake.chmod(0o755)
+    monkeypatch.setenv('PATH', str(bindir) + os.pathsep + os.environ['PATH'])
+    cursor = 's=1;i=2;b=3;m=4;t=%x;x=5' % 1795000000123456
+    result = run(capsys, dict(base_args, journal=True, positions={'journal_cursor': cursor}))
+    journal = items_by_id(result)['log:journal']
+    assert (journal['value'], journal['status'], journal['reason']) == (1, 'warning', 'partial_scan')
+    assert journal['partial'] == [{'kind': 'journal_cursor_lost', 'since': 1795000001, 'initial_since': None}]
+    assert 'the saved journal cursor no longer exists' in journal['message']
+    assert result['log_positions']['journal_cursor'] == 'c-new'
