@@ -117,7 +117,7 @@ def inspection_model(store, ctx):
                    'status': '', 'anomaly_id': '', '_class': '', '_system': raw_system,
                    '_status': status}
             if status != 'ok':
-                row['description'] = t.describe(dict(item, status=status))
+                row['description'] = t.describe(dict(item, status=status), tz=tz)
                 row['_class'] = 'r-' + status
             if status in ANOMALY_STATUSES:
                 aid = anomaly_id(label, host, ident)

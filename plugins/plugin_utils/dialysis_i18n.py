@@ -7,6 +7,10 @@ key; nothing user-facing is spelled inside a template."""
 
 from __future__ import absolute_import, division, print_function
 
+import datetime
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import human_bytes
+
 __metaclass__ = type
 
 LANGUAGES = ('zh', 'en')
@@ -142,7 +146,11 @@ CATALOGUE = {
     # sentences from reason codes: reason_<item prefix>_<code>, then reason_<code>
     'reason_log_not_found': ('日志 {arg} 未找到（{path}）', 'Log {arg} not found ({path})'),
     'reason_log_journal_unreadable': ('无法读取系统日志', 'The system journal could not be read'),
-    'reason_log_unreadable': ('日志 {arg} 无法读取', 'Log {arg} could not be read'),
+    'reason_log_unreadable': ('日志 {arg} 存在但无法读取（{path}），本次未扫描',
+                              'Log {arg} exists but could not be read ({path}); not scanned'),
+    'reason_log_partial_scan': ('日志 {arg} 自上次巡检以来在已扫描部分出现 {value} 条错误',
+                                'Log {arg}: {value} error lines since the previous inspection '
+                                'in the part that was read'),
     'reason_service_not_found': ('服务 {arg} 未安装', 'Service {arg} is not installed'),
     'reason_service_systemctl_failed': ('无法查询服务 {arg} 的状态（服务管理命令执行失败）',
                                         'Could not query service {arg} (the service manager failed)'),
@@ -167,6 +175,35 @@ CATALOGUE = {
     'reason_clock_unreadable': ('无法读取系统时钟同步状态',
                                 'The clock synchronisation state could not be read'),
     'reason_optional_skipped': ('检查项 {item} 不适用，未检查', 'Item {item} does not apply; not checked'),
+    'reason_partial_scan': ('检查项 {item} 仅部分检查', 'Item {item} was only partly checked'),
+    # what a partial scan could not read (an item's ``partial`` entries, by kind)
+    'partial_read_limit': ('本次仅扫描最后 {read}，跳过 {skipped}',
+                           'only the last {read} were read; {skipped} skipped'),
+    'partial_unreadable': ('{path} 无法读取，未扫描', '{path} could not be read and was not scanned'),
+    'partial_rotated_compressed': (
+        '轮转的旧日志在读完之前已被压缩为 {rotated}（本机无法解压该格式），上次巡检之后写入其中的内容未扫描',
+        'the rotated log was compressed to {rotated} before it was read to the end (a format this '
+        'host cannot decompress); what was written to it after the previous inspection was not scanned'),
+    'partial_rotated_corrupt': (
+        '轮转后压缩的旧日志 {rotated} 无法解压（文件损坏），上次巡检之后写入其中的内容未能全部扫描',
+        'the rotated, compressed log {rotated} could not be decompressed (damaged); what was written '
+        'to it after the previous inspection was not all scanned'),
+    'partial_rotated_not_found': (
+        '日志已轮转、截断或被替换，未找到旧文件，上次巡检之后写入旧文件的内容（如有）未扫描',
+        'the log was rotated, truncated or replaced and its old file was not found; what was written '
+        'to it after the previous inspection (if anything) was not scanned'),
+    'partial_journal_cursor_lost': (
+        '上次巡检的读取位置已不在系统日志中（日志已被清理或轮转），'
+        '本次从 {since} 起读取，其间的条目可能不完整',
+        'the position of the previous inspection is no longer in the journal (vacuumed or rotated); '
+        'read from {since}, entries in between may be missing'),
+    'partial_stopped_counting': ('系统日志条目过多，本次只统计了 {max_entries} 条，其余留待下次巡检统计',
+                                 'too many entries: counting stopped at {max_entries}; the rest are '
+                                 'counted at the next inspection'),
+    'partial_journal_incomplete': ('系统日志读取中途失败，仅统计了已读取的条目',
+                                   'reading the journal failed part-way; only the entries read were counted'),
+    'partial_other': ('部分内容未扫描（{kind}）', 'part was not scanned ({kind})'),
+    'sentence_join': ('；', '; '),
     # measured values that are words
     'value_active': ('运行中', 'running'),
     'value_inactive': ('未运行', 'not running'),
@@ -256,11 +293,13 @@ class Translator(object):
         key = 'value_' + str(value)
         return self(key) if key in CATALOGUE else str(value)
 
-    def describe(self, item):
+    def describe(self, item, tz=None):
         """The sentence the hospital reads for an item that is not ok (or was
         not checked), from the catalogue only: the item key, its figures, its
         value and its ``reason`` code. The module's English ``message`` is never
-        used here (it is technical detail)."""
+        used here (it is technical detail). An item whose check was partial
+        (reason ``partial_scan``) also says what was not read, in figures
+        (``tz``: the time zone of the times it names)."""
         ident = str(item.get('item', ''))
         key, arg = self.split_item(ident)
         status = item.get('status')
@@ -272,7 +311,10 @@ class Translator(object):
         if reason:
             for candidate in ('reason_%s_%s' % (key, reason), 'reason_%s' % reason):
                 if candidate in CATALOGUE:
-                    return self(candidate, **fields)
+                    text = self(candidate, **fields)
+                    if reason == 'partial_scan':
+                        text = self('sentence_join').join([text] + self.partial_sentences(item, tz))
+                    return text
         if status == 'skipped':
             return self('reason_optional_skipped', **fields)
         desc_key = 'desc_' + key
@@ -286,6 +328,55 @@ class Translator(object):
         if status == 'error' and desc_key in CATALOGUE and key in ('host:reachability', 'task'):
             return self(desc_key, **fields)
         return self('desc_generic', **fields)
+
+    def partial_sentences(self, item, tz=None):
+        """One sentence per kind of thing a partial scan could not read (the
+        item's ``partial`` entries), with its figures: bytes in binary units
+        (``960 MiB``), times in ``tz``."""
+        partial = item.get('partial')
+        if not isinstance(partial, list):
+            return []
+        sentences, read, skipped, limited = [], 0, 0, False
+        for entry in partial:
+            if not isinstance(entry, dict):
+                continue
+            kind = str(entry.get('kind'))
+            if kind == 'read_limit':
+                if not limited:
+                    sentences.append(None)  # the read-limit sentence, summed, goes here
+                limited = True
+                read += _int(entry.get('read_bytes'))
+                skipped += _int(entry.get('skipped_bytes'))
+                continue
+            fields = dict((k, v) for k, v in entry.items() if k != 'kind')
+            fields.setdefault('path', item.get('path') or '')
+            fields.setdefault('rotated', '')
+            fields['max_entries'] = entry.get('max_entries', '')
+            if kind == 'journal_cursor_lost':
+                fields['since'] = _time_text(entry.get('since'), tz) or entry.get('initial_since') or ''
+            key = 'partial_' + kind
+            if key not in CATALOGUE:
+                key, fields = 'partial_other', {'kind': kind}
+            sentence = self(key, **fields)
+            if sentence not in sentences:
+                sentences.append(sentence)
+        if limited:
+            sentences[sentences.index(None)] = self('partial_read_limit', read=human_bytes(read),
+                                                    skipped=human_bytes(skipped))
+        return sentences
+
+
+def _int(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _time_text(seconds, tz=None):
+    """Seconds since the epoch as the documents print a time (in ``tz``; UTC,
+    said so, without one); '' when not a number."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return ''
+    when = datetime.datetime.fromtimestamp(seconds, tz or datetime.timezone.utc)
+    return when.strftime('%Y-%m-%d %H:%M') + ('' if tz else ' UTC')
 
 
 def implied_reason(key, status, value):
