@@ -119,8 +119,8 @@ def test_a_log_grown_past_the_read_limit_is_a_warning_that_says_what_was_skipped
 
     rows = [r for r in sheet_rows(hospital) if r['巡检项目'] == '日志错误 app']
     assert [r['结果'] for r in rows] == ['正常', '警告']
-    assert rows[1]['异常描述'] == ('日志 app 自上次巡检以来在已扫描部分出现 2 条错误；'
-                                   '本次仅扫描最后 1 MiB，跳过 2 MiB')
+    sentence = '日志 app 自上次巡检以来在已扫描部分出现 2 条错误；本次仅扫描最后 1 MiB，跳过 2 MiB'
+    assert rows[1]['异常描述'] == sentence
     assert rows[1]['测量值'] == 2 and rows[1]['状态'] == '未解决'
 
     # The next inspection goes on from the end: complete again, nothing counted twice.
