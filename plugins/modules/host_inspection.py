@@ -238,6 +238,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
     RecordError,
     make_item,
     make_record,
+    worst,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
     classify,
@@ -489,7 +490,7 @@ def check_logs(module, params, thresholds, state):
             msg = '%d error lines in %s since the previous inspection%s' % (
                 result['matches'], spec['path'], level)
         else:
-            st = 'warning' if st == 'ok' else st
+            st = worst([st, 'warning'])
             msg = '%d error lines in the part of %s read since the previous inspection%s; ' \
                 'partial scan: %s' % (result['matches'], spec['path'], level, partial_message(partial))
         if result['events']:
@@ -513,7 +514,7 @@ def check_logs(module, params, thresholds, state):
                     result['matches'], params['journal_priority'], _level_message(st, pair))
                 partial = result['partial'] or None
                 if partial:
-                    st = 'warning' if st == 'ok' else st
+                    st = worst([st, 'warning'])
                     msg += '; partial scan: %s' % partial_message(partial)
                 items.append(make_item('log:journal', result['matches'], st, msg, unit='entries',
                                        threshold=_pair(pair), samples=result['samples'] or None,
