@@ -21,7 +21,7 @@ PLANTED = ['2026-11-26 02:00:01 ERROR lost connection to dialysis machine HD-07'
 
 
 @pytest.fixture
-def hospital(tmp_path):
+def hospital(tmp_path, ansible_env):
     log = tmp_path / 'app.log'
     log.write_text('2026-11-26 01:58:00 INFO dialysis-collector started\n')
     marker = tmp_path / 'module-done'
@@ -55,12 +55,8 @@ def hospital(tmp_path):
               ansible_connection: local
               ansible_python_interpreter: "%s"
         ''' % (log, slow)))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               DIALYSIS_RECORDS_DIR=str(tmp_path / 'records'), DIALYSIS_LAUNCHER='pytest',
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    env.pop('DIALYSIS_RUN_ID', None)
-    return {'dir': tmp_path, 'log': log, 'marker': marker, 'inventory': str(inventory), 'env': env,
-            'records': tmp_path / 'records'}
+    return {'dir': tmp_path, 'log': log, 'marker': marker, 'inventory': str(inventory),
+            'env': ansible_env(), 'records': tmp_path / 'stores' / 'exactly-once' / 'records'}
 
 
 def start(hospital, slow_seconds=0, operator='engineer-zhang', *extra):

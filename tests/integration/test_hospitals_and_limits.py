@@ -50,16 +50,11 @@ all:
 
 
 @pytest.fixture
-def hospitals(tmp_path):
+def hospitals(tmp_path, ansible_env):
     inventory = tmp_path / 'second' / 'hosts.yml'
     inventory.parent.mkdir()
     inventory.write_text(textwrap.dedent(SECOND_HOSPITAL))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               DIALYSIS_RECORDS_DIR=str(tmp_path / 'stores' / '{hospital}' / 'records'),
-               DIALYSIS_REPORTS_DIR=str(tmp_path / 'stores' / '{hospital}'),
-               DIALYSIS_LAUNCHER='pytest', ANSIBLE_HOST_KEY_CHECKING='False',
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    env.pop('DIALYSIS_OPERATOR', None)
+    env = ansible_env(ANSIBLE_HOST_KEY_CHECKING='False')
     return {'dir': tmp_path, 'second': str(inventory), 'env': env,
             'demo': os.path.join(ROOT, 'inventories', 'demo', 'hosts.yml')}
 

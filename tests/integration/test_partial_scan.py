@@ -29,7 +29,7 @@ def line(number, level='INFO '):
 
 
 @pytest.fixture
-def hospital(tmp_path):
+def hospital(tmp_path, ansible_env):
     log = tmp_path / 'collector.log'
     log.write_text('2026-11-26 01:58:00 INFO dialysis-collector started\n')
     inventory = tmp_path / 'hosts.yml'
@@ -56,12 +56,7 @@ def hospital(tmp_path):
                   ansible_connection: local
                   ansible_python_interpreter: "%s"
         ''' % (log, sys.executable)))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               DIALYSIS_RECORDS_DIR=str(tmp_path / 'stores' / '{hospital}' / 'records'),
-               DIALYSIS_REPORTS_DIR=str(tmp_path / 'stores' / '{hospital}'),
-               DIALYSIS_LAUNCHER='pytest', DIALYSIS_OPERATOR='engineer-zhang',
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    env.pop('DIALYSIS_RUN_ID', None)
+    env = ansible_env(DIALYSIS_OPERATOR='engineer-zhang')
     return {'dir': tmp_path, 'log': log, 'inventory': str(inventory), 'env': env,
             'store': tmp_path / 'stores' / 'partial-scan'}
 
