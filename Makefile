@@ -19,7 +19,7 @@ inspect: setup
 	ansible-playbook playbooks/inspect.yml $(ARGS)
 
 lint: setup
-	ruff check plugins tests molecule bench
+	ruff check plugins tests molecule bench lab
 	ansible-lint --profile production playbooks roles
 	scripts/sanity.sh
 

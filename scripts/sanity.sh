@@ -90,7 +90,7 @@ git ls-files -co --exclude-standard -z \
       # What the collection is (galaxy.yml's build_ignore): the benchmark and the
       # molecule scenarios are development tools outside it (ruff checks them).
       case $f in
-        .collections/*|reports/*|.venv/*|bench/*|molecule/*|inventories/*|tests/testhosts/*) continue ;;
+        .collections/*|reports/*|.venv/*|bench/*|molecule/*|inventories/*|tests/testhosts/*|lab/*) continue ;;
       esac
       # Tracked files deleted in the work tree are listed too: skip them.
       if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi

@@ -6,11 +6,15 @@
 #   2. writes the podman settings these hosts need (runtime, ulimits, ...);
 #   3. creates a test SSH keypair in the machine-level cache directory;
 #   4. builds localhost/dialysis-ops-testhost:<recipe-hash> (+ :latest) from
-#      tests/testhosts/ via debootstrap -> rootfs.tar -> podman build FROM scratch.
+#      tests/testhosts/ via debootstrap -> rootfs.tar -> podman build FROM scratch,
+#      and localhost/dialysis-ops-lab:<recipe-hash> (+ :latest) the same way from
+#      tests/testhosts/ + lab/image/ (the lab hospital's hosts, see lab/README.md).
 #
 # Idempotent: a second run only checks and takes a few seconds.
-# Usage: scripts/setup-testhosts.sh [--rebuild] [--help]
-#   --rebuild   rebuild the image (and the rootfs) even if the recipe is unchanged
+# Usage: scripts/setup-testhosts.sh [--rebuild] [--no-lab] [--help]
+#   --rebuild   rebuild the images (and the rootfs) even if the recipe is unchanged
+#   --no-lab    build only the plain test host, not the lab image (lab/image/:
+#               the test host plus PostgreSQL 15, MariaDB 10.11, drivers; ~2 min)
 # Environment:
 #   DIALYSIS_TESTHOST_CACHE   cache dir (default ~/.cache/dialysis-ops/testhosts);
 #                             holds the SSH key and the rootfs build, never the repo
@@ -22,6 +26,7 @@ set -euo pipefail
 
 readonly MARKER="written by dialysis-ops scripts/setup-testhosts.sh"
 readonly IMAGE_REPO="localhost/dialysis-ops-testhost"
+readonly LAB_IMAGE_REPO="localhost/dialysis-ops-lab"
 readonly APT_PACKAGES=(podman runc iptables debootstrap conmon netavark aardvark-dns
   slirp4netns catatonit uidmap e2fsprogs openssh-client debian-archive-keyring
   ca-certificates wget)
@@ -34,6 +39,8 @@ readonly MIN_INOTIFY_INSTANCES=1024
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 recipe_dir="$repo_root/tests/testhosts"
+lab_recipe_dir="$repo_root/lab/image"
+with_lab=1
 cache_dir=${DIALYSIS_TESTHOST_CACHE:-$HOME/.cache/dialysis-ops/testhosts}
 rebuild=0
 did=()          # summary of what this run changed
@@ -47,7 +54,8 @@ die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 while (($#)); do
   case $1 in
     --rebuild) rebuild=1 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-lab) with_lab=0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
   shift
@@ -222,12 +230,14 @@ info "$key"
 # ---------------------------------------------------------------------------
 # 4. image
 # ---------------------------------------------------------------------------
-# The hash covers every recipe file (names + contents; README.md excluded) and
-# the public key that the image authorises.
+# The hash covers every file of the given recipe directories (names +
+# contents; README.md excluded) and the public key that the image authorises.
 recipe_hash() {
+  local dir
   (
-    cd "$recipe_dir"
-    find . -type f ! -name README.md -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    for dir in "$@"; do
+      (cd "$dir" && find . -type f ! -name README.md -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    done
     sha256sum < "$key.pub"
   ) | sha256sum | cut -c1-12
 }
@@ -289,63 +299,86 @@ remove_tree() {
   rm -rf --one-file-system "$dir"
 }
 
+# build_image NAME REPO "PACKAGES" CUSTOMIZE... : debootstrap a rootfs with the
+# packages, run each customize script on it (args: ROOTFS PUBKEY), tar it and
+# podman build REPO:<hash> (+ :latest) FROM scratch. Nothing is built when the
+# image of the recipe's hash exists; the rootfs tar is kept per hash, so a
+# deleted image is rebuilt without the network. Sets built_tag.
+build_image() {
+  local name=$1 repo=$2 packages=$3 hash=$4; shift 4
+  local tag="$repo:$hash" build_dir="$build_root/$name/$hash" rootfs t0 script old mirror
+  log "Checking image $tag"
+  if ((rebuild)) || ! podman image exists "$tag"; then
+    if ((rebuild)) || [[ ! -s $build_dir/rootfs.tar ]]; then
+      mirror=${DIALYSIS_TESTHOST_MIRROR:-$(apt_mirror_for "$TESTHOST_SUITE" || true)}
+      # debootstrap uses wget: honour an apt proxy if this machine has one.
+      eval "$(apt-config shell APT_HTTP_PROXY Acquire::http::Proxy APT_HTTPS_PROXY Acquire::https::Proxy 2>/dev/null || true)"
+      if [[ -n ${APT_HTTP_PROXY:-} && ${APT_HTTP_PROXY} != DIRECT && -z ${http_proxy:-} ]]; then export http_proxy=$APT_HTTP_PROXY; fi
+      if [[ -n ${APT_HTTPS_PROXY:-} && ${APT_HTTPS_PROXY} != DIRECT && -z ${https_proxy:-} ]]; then export https_proxy=$APT_HTTPS_PROXY; fi
+
+      remove_tree "$build_dir"
+      mkdir -p "$build_dir"
+      rootfs="$build_dir/rootfs"
+      log "debootstrap --variant=$TESTHOST_VARIANT $TESTHOST_SUITE for $name (mirror: ${mirror:-debootstrap default}); ~1 min"
+      t0=$SECONDS
+      if ! debootstrap --variant="$TESTHOST_VARIANT" --include="$packages" \
+            "$TESTHOST_SUITE" "$rootfs" ${mirror:+"$mirror"} > "$build_dir/debootstrap.log" 2>&1; then
+        tail -n 30 "$build_dir/debootstrap.log" >&2
+        [[ -f $rootfs/debootstrap/debootstrap.log ]] && tail -n 30 "$rootfs/debootstrap/debootstrap.log" >&2
+        die "debootstrap failed (full log: $build_dir/debootstrap.log)"
+      fi
+      info "debootstrap took $((SECONDS - t0)) s"
+      for script in "$@"; do
+        bash "$script" "$rootfs" "$key.pub"
+      done
+      tar --numeric-owner --xattrs --xattrs-include='*' -C "$rootfs" \
+          --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --exclude='./run/*' \
+          -cf "$build_dir/rootfs.tar.tmp" .
+      mv -f "$build_dir/rootfs.tar.tmp" "$build_dir/rootfs.tar"
+      remove_tree "$rootfs"
+      did+=("built rootfs $build_dir/rootfs.tar")
+    else
+      info "reusing $build_dir/rootfs.tar"
+    fi
+    log "podman build $tag"
+    podman build --pull=never --network=none --quiet \
+      --label "org.opencontainers.image.title=dialysis-ops-$name" \
+      --label "dialysis-ops.$name.recipe-hash=$hash" \
+      -f "$recipe_dir/Containerfile" -t "$tag" "$build_dir" >/dev/null
+    did+=("built image $tag")
+    # Old rootfs builds of this image are of no further use.
+    for old in "$build_root/$name"/*; do
+      [[ -d $old && $old != "$build_dir" ]] && remove_tree "$old"
+    done
+  else
+    info "image exists (recipe unchanged)"
+  fi
+  if [[ $(podman image inspect --format '{{.Id}}' "$repo:latest" 2>/dev/null || true) \
+        != $(podman image inspect --format '{{.Id}}' "$tag") ]]; then
+    podman tag "$tag" "$repo:latest"
+    did+=("tagged $repo:latest -> $tag")
+  fi
+  built_tag=$tag
+}
+
 # shellcheck source=tests/testhosts/rootfs.conf
 source "$recipe_dir/rootfs.conf"
-hash=$(recipe_hash)
-tag="$IMAGE_REPO:$hash"
-log "Checking image $tag"
+# shellcheck source=lab/image/rootfs.conf
+source "$lab_recipe_dir/rootfs.conf"
 build_root="$cache_dir/build"
-build_dir="$build_root/$hash"
+# Builds of the layout before the lab image (build/<hash>/) are of no further use.
+for old in "$build_root"/*; do
+  [[ -d $old && $(basename "$old") != testhost && $(basename "$old") != lab ]] && remove_tree "$old"
+done
 
-if ((rebuild)) || ! podman image exists "$tag"; then
-  if ((rebuild)) || [[ ! -s $build_dir/rootfs.tar ]]; then
-    mirror=${DIALYSIS_TESTHOST_MIRROR:-$(apt_mirror_for "$TESTHOST_SUITE" || true)}
-    # debootstrap uses wget: honour an apt proxy if this machine has one.
-    eval "$(apt-config shell APT_HTTP_PROXY Acquire::http::Proxy APT_HTTPS_PROXY Acquire::https::Proxy 2>/dev/null || true)"
-    if [[ -n ${APT_HTTP_PROXY:-} && ${APT_HTTP_PROXY} != DIRECT && -z ${http_proxy:-} ]]; then export http_proxy=$APT_HTTP_PROXY; fi
-    if [[ -n ${APT_HTTPS_PROXY:-} && ${APT_HTTPS_PROXY} != DIRECT && -z ${https_proxy:-} ]]; then export https_proxy=$APT_HTTPS_PROXY; fi
-
-    remove_tree "$build_dir"
-    mkdir -p "$build_dir"
-    rootfs="$build_dir/rootfs"
-    include=$(IFS=,; echo "${TESTHOST_PACKAGES[*]}")
-    log "debootstrap --variant=$TESTHOST_VARIANT $TESTHOST_SUITE (mirror: ${mirror:-debootstrap default}); ~1 min"
-    t0=$SECONDS
-    if ! debootstrap --variant="$TESTHOST_VARIANT" --include="$include" \
-          "$TESTHOST_SUITE" "$rootfs" ${mirror:+"$mirror"} > "$build_dir/debootstrap.log" 2>&1; then
-      tail -n 30 "$build_dir/debootstrap.log" >&2
-      [[ -f $rootfs/debootstrap/debootstrap.log ]] && tail -n 30 "$rootfs/debootstrap/debootstrap.log" >&2
-      die "debootstrap failed (full log: $build_dir/debootstrap.log)"
-    fi
-    info "debootstrap took $((SECONDS - t0)) s"
-    bash "$recipe_dir/customize-rootfs.sh" "$rootfs" "$key.pub"
-    tar --numeric-owner --xattrs --xattrs-include='*' -C "$rootfs" \
-        --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' --exclude='./run/*' \
-        -cf "$build_dir/rootfs.tar.tmp" .
-    mv -f "$build_dir/rootfs.tar.tmp" "$build_dir/rootfs.tar"
-    remove_tree "$rootfs"
-    did+=("built rootfs $build_dir/rootfs.tar")
-  else
-    info "reusing $build_dir/rootfs.tar"
-  fi
-  log "podman build $tag"
-  podman build --pull=never --network=none --quiet \
-    --label "org.opencontainers.image.title=dialysis-ops-testhost" \
-    --label "dialysis-ops.testhost.recipe-hash=$hash" \
-    -f "$recipe_dir/Containerfile" -t "$tag" "$build_dir" >/dev/null
-  did+=("built image $tag")
-  # Old rootfs builds are of no further use.
-  for old in "$build_root"/*; do
-    [[ -d $old && $old != "$build_dir" ]] && remove_tree "$old"
-  done
-else
-  info "image exists (recipe unchanged)"
-fi
-
-if [[ $(podman image inspect --format '{{.Id}}' "$IMAGE_REPO:latest" 2>/dev/null || true) \
-      != $(podman image inspect --format '{{.Id}}' "$tag") ]]; then
-  podman tag "$tag" "$IMAGE_REPO:latest"
-  did+=("tagged $IMAGE_REPO:latest -> $tag")
+build_image testhost "$IMAGE_REPO" "$(IFS=,; echo "${TESTHOST_PACKAGES[*]}")" \
+  "$(recipe_hash "$recipe_dir")" "$recipe_dir/customize-rootfs.sh"
+tag=$built_tag
+if ((with_lab)); then
+  build_image lab "$LAB_IMAGE_REPO" "$(IFS=,; echo "${TESTHOST_PACKAGES[*]},${LAB_PACKAGES[*]}")" \
+    "$(recipe_hash "$recipe_dir" "$lab_recipe_dir")" "$recipe_dir/customize-rootfs.sh" \
+    "$lab_recipe_dir/customize-lab.sh"
+  lab_tag=$built_tag
 fi
 
 # Smoke test: the runtime settings work (ulimits, runc) and the image is sane.
@@ -353,6 +386,12 @@ log "Smoke test"
 podman run --rm --network=none "$tag" /bin/sh -c \
   'test -x /usr/sbin/sshd && test -s /root/.ssh/authorized_keys && python3 -c "import psutil" && ulimit -n' \
   > /dev/null || die "smoke test of $tag failed"
+if ((with_lab)); then
+  podman run --rm --network=none "$lab_tag" /bin/sh -c \
+    'test -x /usr/lib/postgresql/15/bin/postgres && test -x /usr/sbin/mariadbd && test -x /usr/bin/pg_repack \
+     && test -x /usr/bin/mariabackup && python3 -c "import psycopg2, pymysql"' \
+    > /dev/null || die "smoke test of $lab_tag failed"
+fi
 info "ok"
 
 # ---------------------------------------------------------------------------
@@ -363,5 +402,6 @@ else
   info "- nothing to do, everything was already set up"
 fi
 info "image:   $tag (also $IMAGE_REPO:latest)"
+((with_lab)) && info "lab:     $lab_tag (also $LAB_IMAGE_REPO:latest)"
 info "SSH key: $key"
 info "next:    molecule test -s inspection   (with .venv/bin first on PATH)"
