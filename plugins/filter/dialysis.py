@@ -6,9 +6,13 @@ modules apply on the hosts (shared through module_utils)."""
 
 from __future__ import absolute_import, division, print_function
 
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import validate_clinical
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import compile_patterns
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import is_anomaly
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import validate_thresholds
+from ansible_collections.dialysis.ops.plugins.plugin_utils import dialysis_shifts
 
 __metaclass__ = type
 
@@ -75,8 +79,22 @@ def inspection_errors(hosts_vars, *role_defaults):
                                  values['inspection_filesystem_thresholds'])
         found += log_errors(values['inspection_system_logs'] or [], 'inspection_system_logs')
         found += log_errors(values['inspection_logs'] or [], 'inspection_logs')
+        # The role's default is {}: a host without clinical settings has none.
+        found += validate_clinical(host_vars.get('inspection_clinical') or {})[1]
+        # The calendar is the host's own (its system's), never the running host's.
+        found += dialysis_shifts.validate_calendar(host_vars.get('dialysis_treatment_hours'),
+                                                   host_vars.get('dialysis_system', 'shared'))[1]
         errors.extend('%s: %s' % (name, e) for e in found)
     return errors
+
+
+def in_treatment_hours(calendar, system='shared'):
+    """Whether it is now treatment hours by ``calendar`` (the inventory's
+    ``dialysis_treatment_hours``; empty: the system's default calendar)."""
+    checked, errors = dialysis_shifts.validate_calendar(calendar, system)
+    if errors:
+        raise AnsibleFilterError('Invalid treatment hours: ' + '; '.join(errors))
+    return dialysis_shifts.in_treatment_hours(checked)
 
 
 def anomaly_messages(hosts_vars, result_var='inspection_result'):
@@ -101,4 +119,5 @@ class FilterModule(object):
             'log_errors': log_errors,
             'inspection_errors': inspection_errors,
             'anomaly_messages': anomaly_messages,
+            'in_treatment_hours': in_treatment_hours,
         }

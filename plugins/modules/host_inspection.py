@@ -143,6 +143,143 @@ options:
     description: When true an unsynchronised clock is a warning; when false it is only noted.
     type: bool
     default: true
+  clinical:
+    description:
+      - The clinical items of this host (contract clause R1; README, "Clinical interface health"),
+        checked only where configured. Every check only reads - a query runs in a read-only session
+        with a statement timeout, an endpoint is connected to and closed; no message is ever sent,
+        replayed or deleted.
+      - Validated as the controller validates C(inspection_clinical); an invalid value fails the module
+        with the path and the expected form.
+    type: dict
+    suboptions:
+      in_shift:
+        description:
+          - Whether it is now treatment hours for this host's system (the role works it out from the
+            system's shift calendar). Outside them a silent dialysis machine is not judged.
+          - Left out, treatment hours are assumed (fail safe).
+        type: bool
+      databases:
+        description:
+          - Connections used by O(clinical.machine_data) and O(clinical.queues), each with a
+            read-only account. The query runs through the database's own client (C(psql),
+            C(mariadb)) on this host; the password goes through the environment, never the command line.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name the checks refer to.
+            type: str
+            required: true
+          engine:
+            description: Database engine.
+            type: str
+            required: true
+            choices: [postgresql, mariadb, mysql]
+          host:
+            description: Address as seen from this host (default 127.0.0.1).
+            type: str
+          port:
+            description: Port (default 5432 or 3306).
+            type: int
+          database:
+            description: Database name.
+            type: str
+            required: true
+          user:
+            description: Read-only account.
+            type: str
+            required: true
+          password:
+            description: Its password, from ansible-vault or the environment; never recorded.
+            type: str
+          connect_timeout:
+            description: Seconds to wait for the connection (default 5).
+            type: int
+          statement_timeout:
+            description: Seconds after which the query is cancelled (default 10).
+            type: int
+      machine_data:
+        description:
+          - Age of the newest reading per dialysis machine. O(clinical.machine_data[].query) returns one
+            row per machine - its id and the seconds since its newest reading (NULL when it never sent one).
+          - A machine silent for O(clinical.machine_data[].silent_minutes) during treatment hours is an item
+            C(machine:<id>) of its own; the summary item is C(machine_data:<name>).
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name of the check (item C(machine_data:<name>)).
+            type: str
+            required: true
+          database:
+            description: Name of an entry of O(clinical.databases).
+            type: str
+            required: true
+          query:
+            description: Read-only SQL returning (machine id, seconds since its newest reading).
+            type: str
+            required: true
+          silent_minutes:
+            description: Minutes of silence that are a warning and critical (default 5 and 10).
+            type: dict
+      queues:
+        description: Depth of failed-message queues (item C(queue:<name>)); the query returns one count.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name of the queue.
+            type: str
+            required: true
+          database:
+            description: Name of an entry of O(clinical.databases).
+            type: str
+            required: true
+          query:
+            description: Read-only SQL returning the number of failed messages.
+            type: str
+            required: true
+          thresholds:
+            description: Depth that is a warning and critical (default 1 and 20).
+            type: dict
+      endpoints:
+        description:
+          - TCP reachability of HL7 MLLP, web-service and machine-gateway endpoints (item
+            C(endpoint:<name>)), probed in parallel; connect and close only.
+        type: list
+        elements: dict
+        suboptions:
+          name:
+            description: Name of the endpoint.
+            type: str
+            required: true
+          host:
+            description: Address as seen from this host.
+            type: str
+            required: true
+          port:
+            description: TCP port.
+            type: int
+            required: true
+          protocol:
+            description: What speaks on it (only labels the item; the probe is a TCP connect).
+            type: str
+            choices: [mllp, tcp, http, https, webservice]
+          peer:
+            description: The system at the other end (HIS, LIS, EMR, machine gateway).
+            type: str
+          severity:
+            description: Status of an endpoint that does not accept connections.
+            type: str
+            choices: [warning, critical]
+          timeout:
+            description: Seconds to wait for the connection (default 3).
+            type: float
+      collectors:
+        description: systemd units of the machine-data collectors (item C(collector:<unit>)).
+        type: list
+        elements: str
   collector:
     description: C(auto) uses psutil when importable, else C(/proc).
     type: str
@@ -174,6 +311,29 @@ EXAMPLES = r'''
         path: /opt/hdis/logs/app-*.log
         ignore: ['ERROR.*heartbeat retry']
   register: inspection
+
+- name: Inspect a database host with its clinical items
+  host_inspection:
+    system: hemodialysis
+    clinical:
+      in_shift: true
+      databases:
+        - name: hemodialysis
+          engine: postgresql
+          database: hemodialysis
+          user: dialysis_ro
+          password: "{{ vault_dialysis_ro_password }}"
+      machine_data:
+        - name: hemodialysis
+          database: hemodialysis
+          query: >-
+            SELECT m.machine_id, EXTRACT(EPOCH FROM now() - (SELECT max(r.recorded_at)
+            FROM machine_reading r WHERE r.machine_id = m.machine_id))::bigint
+            FROM dialysis_machine m WHERE m.active
+          silent_minutes: {warning: 5, critical: 10}
+      endpoints:
+        - {name: his-adt, host: 10.20.1.15, port: 2575, protocol: mllp, peer: HIS}
+      collectors: [dialysis-collector.service]
 '''
 
 RETURN = r'''
@@ -222,6 +382,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import (
+    check_clinical,
+    validate_clinical,
+)
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics import (
     PSEUDO_FSTYPES,
     fs_usage,
@@ -343,12 +507,12 @@ def check_uptime(collector):
                       'Up %d days %d hours' % (days, rem // 3600), unit='s')], seconds
 
 
-def check_services(module, services):
+def check_services(module, services, prefix='service'):
     if not services:
         return [], {}
     systemctl = module.get_bin_path('systemctl')
     if not systemctl or not os.path.isdir('/run/systemd/system'):
-        return check_sysv_services(module, services)
+        return check_sysv_services(module, services, prefix)
     rc, out, err = module.run_command(
         [systemctl, 'show', '--no-pager',
          '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp']
@@ -371,36 +535,36 @@ def check_services(module, services):
             st, msg = 'warning', 'Service %s is %s' % (name, active)
         else:
             st, msg = 'critical', 'Service %s is %s (%s)' % (name, active, sub)
-        items.append(make_item('service:%s' % name, active if load != 'not-found' else 'not-found',
+        items.append(make_item('%s:%s' % (prefix, name), active if load != 'not-found' else 'not-found',
                                st, msg, reason=reason))
     if rc != 0 and not blocks:
-        items = [make_item('service:%s' % s, None, 'error', 'systemctl failed: %s' % err.strip()[:200],
+        items = [make_item('%s:%s' % (prefix, s), None, 'error', 'systemctl failed: %s' % err.strip()[:200],
                            reason='systemctl_failed')
                  for s in services]
     return items, metrics
 
 
-def check_sysv_services(module, services):
+def check_sysv_services(module, services, prefix='service'):
     """Hosts without systemd (older hospital servers): ask the init script."""
     items, metrics = [], {}
     for name in services:
         base = name[:-len('.service')] if name.endswith('.service') else name
         script = os.path.join('/etc/init.d', base)
         if not os.access(script, os.X_OK):
-            items.append(make_item('service:%s' % name, None, 'error',
+            items.append(make_item('%s:%s' % (prefix, name), None, 'error',
                                    'Cannot check %s: systemd is not running and there is no '
                                    'init script %s' % (name, script), reason='no_systemd'))
             continue
         rc, dummy_out, dummy_err = module.run_command([script, 'status'])
         metrics[name] = {'init_script': script, 'rc': rc}
         if rc == 0:
-            items.append(make_item('service:%s' % name, 'active', 'ok',
+            items.append(make_item('%s:%s' % (prefix, name), 'active', 'ok',
                                    'Service %s is running (init script)' % name))
         elif rc == 3:
-            items.append(make_item('service:%s' % name, 'inactive', 'critical',
+            items.append(make_item('%s:%s' % (prefix, name), 'inactive', 'critical',
                                    'Service %s is not running (init script)' % name))
         else:
-            items.append(make_item('service:%s' % name, 'unknown', 'warning',
+            items.append(make_item('%s:%s' % (prefix, name), 'unknown', 'warning',
                                    'Service %s status unknown: %s status exited %d'
                                    % (name, script, rc), reason='status_unknown'))
     return items, metrics
@@ -526,6 +690,12 @@ def check_logs(module, params, thresholds, state):
     return items, metrics
 
 
+def _redact(text):
+    # Imported on first use: compiling the rules costs ~30 ms a host (see dialysis_logscan).
+    from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_redact import redact_text
+    return redact_text(text)
+
+
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
@@ -553,6 +723,42 @@ def run_module():
             skip_mounts=dict(type='list', elements='str', default=[]),
             clock_sync_required=dict(type='bool', default=True),
             collector=dict(type='str', default='auto', choices=['auto', 'psutil', 'proc']),
+            clinical=dict(type='dict', options=dict(
+                in_shift=dict(type='bool'),
+                databases=dict(type='list', elements='dict', options=dict(
+                    name=dict(type='str', required=True),
+                    engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
+                    host=dict(type='str'),
+                    port=dict(type='int'),
+                    database=dict(type='str', required=True),
+                    user=dict(type='str', required=True),
+                    password=dict(type='str', no_log=True),
+                    connect_timeout=dict(type='int'),
+                    statement_timeout=dict(type='int'),
+                )),
+                machine_data=dict(type='list', elements='dict', options=dict(
+                    name=dict(type='str', required=True),
+                    database=dict(type='str', required=True),
+                    query=dict(type='str', required=True),
+                    silent_minutes=dict(type='dict'),
+                )),
+                queues=dict(type='list', elements='dict', options=dict(
+                    name=dict(type='str', required=True),
+                    database=dict(type='str', required=True),
+                    query=dict(type='str', required=True),
+                    thresholds=dict(type='dict'),
+                )),
+                endpoints=dict(type='list', elements='dict', options=dict(
+                    name=dict(type='str', required=True),
+                    host=dict(type='str', required=True),
+                    port=dict(type='int', required=True),
+                    protocol=dict(type='str', choices=['mllp', 'tcp', 'http', 'https', 'webservice']),
+                    peer=dict(type='str'),
+                    severity=dict(type='str', choices=['warning', 'critical']),
+                    timeout=dict(type='float'),
+                )),
+                collectors=dict(type='list', elements='str'),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -578,6 +784,9 @@ def inspect_host(module):
     if not 0 < params['cpu_sample_seconds'] <= 30:
         module.fail_json(msg='cpu_sample_seconds: expected a number of seconds between 0 and 30, '
                              'got %r' % params['cpu_sample_seconds'])
+    clinical, errors = validate_clinical(params['clinical'], varname='clinical')
+    if errors:
+        module.fail_json(msg='Invalid clinical settings: ' + '; '.join(errors), errors=errors)
     try:
         collector = get_collector(params['collector'])
     except RuntimeError as exc:
@@ -598,6 +807,14 @@ def inspect_host(module):
     clock_items, metrics['clock'] = check_clock(params['clock_sync_required'])
     log_items, metrics['logs'] = check_logs(module, params, thresholds, state)
     items = cpu_items + mem_items + fs_items + up_items + svc_items + clock_items + log_items
+    if clinical:
+        collector_items, collector_metrics = check_services(module, clinical['collectors'],
+                                                            prefix='collector')
+        clinical_items, metrics['clinical'] = check_clinical(clinical, module.run_command,
+                                                             module.get_bin_path, _redact)
+        if collector_metrics:
+            metrics['clinical']['collectors'] = collector_metrics
+        items += collector_items + clinical_items
 
     return make_record('inspection', params['system'], items, metrics), state
 

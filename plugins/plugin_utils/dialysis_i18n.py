@@ -121,6 +121,11 @@ CATALOGUE = {
     'item_task': ('巡检任务 {arg}', 'Inspection task {arg}'),
     'item_inspection:missing': ('本期巡检', 'Inspection in period'),
     'item_inspection:state': ('日志位置保存', 'Log position saving'),
+    'item_machine': ('透析机 {arg} 数据上传', 'Dialysis machine {arg} data'),
+    'item_machine_data': ('透析机数据采集（{arg}）', 'Machine data collection ({arg})'),
+    'item_queue': ('接口失败消息队列 {arg}', 'Failed-message queue {arg}'),
+    'item_endpoint': ('接口连通 {arg}', 'Interface endpoint {arg}'),
+    'item_collector': ('数据采集服务 {arg}', 'Collector service {arg}'),
     # anomaly descriptions from figures (by item identifier prefix)
     'desc_cpu:usage': ('CPU 使用率 {value}%，超过{level}阈值 {limit}%',
                        'CPU usage {value}%, above the {level} level {limit}%'),
@@ -140,6 +145,13 @@ CATALOGUE = {
     'desc_log': ('日志 {arg} 自上次巡检以来出现 {value} 条错误',
                  'Log {arg}: {value} error lines since the previous inspection'),
     'desc_host:reachability': ('主机无法连接', 'The host could not be reached'),
+    'desc_machine': ('治疗时段内透析机 {arg} 已 {value} 分钟无数据上传，超过{level}阈值 {limit} 分钟',
+                     'No reading from dialysis machine {arg} for {value} minutes during treatment hours, '
+                     'above the {level} level {limit} minutes'),
+    'desc_queue': ('接口队列 {arg} 有 {value} 条发送失败的消息积压，超过{level}阈值 {limit} 条',
+                   'Queue {arg} holds {value} failed messages, above the {level} level {limit}'),
+    'desc_collector': ('数据采集服务 {arg} 状态为{value}（应为运行中）',
+                       'Collector service {arg} is {value} (should be running)'),
     'desc_task': ('巡检任务执行失败', 'The inspection task failed'),
     'desc_inspection:missing': ('本期没有该主机的巡检记录', 'No inspection of this host in the period'),
     'desc_generic': ('检查项 {item} 状态为{result}', 'Item {item}: {result}'),
@@ -164,6 +176,31 @@ CATALOGUE = {
     'reason_inspection:state_save_failed': (
         '无法保存日志读取位置，下次巡检将重新扫描这些日志',
         'Log positions could not be saved; the next inspection rescans the logs'),
+    # clinical items (dialysis_clinical): machine data, queues, endpoints, collectors
+    'reason_machine_no_readings': ('治疗时段内透析机 {arg} 没有任何数据上传记录',
+                                   'Dialysis machine {arg} has never sent a reading (treatment hours)'),
+    'reason_machine_data_no_machines': ('透析机数据查询（{arg}）未返回任何透析机',
+                                        'The machine-data query ({arg}) returned no dialysis machine'),
+    'reason_machine_data_outside_shift': ('非治疗时段，未对无数据上传的透析机作判断',
+                                          'Outside treatment hours: silent machines were not judged'),
+    'reason_collector_not_found': ('数据采集服务 {arg} 未安装', 'Collector service {arg} is not installed'),
+    'reason_endpoint_endpoint_refused': ('接口 {arg}（{target}）拒绝连接：端口无服务监听',
+                                         'Endpoint {arg} ({target}) refused the connection: nothing listens '
+                                         'on the port'),
+    'reason_endpoint_endpoint_timeout': ('接口 {arg}（{target}）连接超时',
+                                         'Endpoint {arg} ({target}): the connection timed out'),
+    'reason_endpoint_endpoint_unresolved': ('接口 {arg} 的地址 {target} 无法解析',
+                                            'Endpoint {arg}: the address {target} does not resolve'),
+    'reason_endpoint_endpoint_unreachable': ('接口 {arg}（{target}）网络不可达',
+                                             'Endpoint {arg} ({target}) cannot be reached'),
+    'reason_credential_missing': ('检查项 {item} 未配置只读账号的密码，未能查询',
+                                  'Item {item}: no password for the read-only account; not queried'),
+    'reason_client_missing': ('检查项 {item} 无法检查：主机上没有数据库客户端',
+                              'Item {item} cannot be checked: no database client on the host'),
+    'reason_query_failed': ('检查项 {item} 查询失败（无法连接数据库或查询出错）',
+                            'Item {item}: the query failed (database unreachable or query error)'),
+    'reason_bad_result': ('检查项 {item} 的查询结果格式不符',
+                          'Item {item}: the query returned an unexpected result'),
     'reason_not_found': ('检查项 {item} 的对象未找到', 'Item {item}: not found'),
     'reason_unreadable': ('检查项 {item} 无法读取', 'Item {item} could not be read'),
     'reason_status_unknown': ('检查项 {item} 状态未知', 'Item {item}: state unknown'),
@@ -216,6 +253,7 @@ CATALOGUE = {
     'value_synchronised': ('已同步', 'synchronised'),
     'value_unsynchronised': ('未同步', 'not synchronised'),
     'value_unreachable': ('不可达', 'unreachable'),
+    'value_reachable': ('可连接', 'reachable'),
     'value_true': ('是', 'yes'),
     'value_false': ('否', 'no'),
     'level_warning': ('警告', 'warning'),
@@ -226,6 +264,10 @@ CATALOGUE = {
     'unit_lines': ('行', 'lines'),
     'unit_entries': ('条', 'entries'),
     'unit_per core': ('每核', 'per core'),
+    'unit_min': ('分钟', 'min'),
+    'unit_messages': ('条', 'messages'),
+    'unit_machines': ('台', 'machines'),
+    'unit_ms': ('毫秒', 'ms'),
 }
 
 
@@ -307,7 +349,7 @@ class Translator(object):
         reason = item.get('reason') or implied_reason(key, status, value)
         fields = {'arg': arg, 'item': self.item_label(ident), 'result': self.result(status),
                   'path': item.get('path') or _path_in(item) or arg,
-                  'value': self.value_text(value)}
+                  'target': item.get('target') or '', 'value': self.value_text(value)}
         if reason:
             for candidate in ('reason_%s_%s' % (key, reason), 'reason_%s' % reason):
                 if candidate in CATALOGUE:

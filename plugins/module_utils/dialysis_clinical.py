@@ -1,0 +1,461 @@
+# -*- coding: utf-8 -*-
+# Copyright: dialysis-ops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What makes a host clinical: the inspection items of dialysis-machine data,
+the collector, the HIS/LIS/EMR and machine-gateway endpoints and the
+failed-message queues (README, "Clinical interface health").
+
+``validate_clinical`` is shared by the module (on the host) and the
+controller-side filter that checks the inventory before any host is touched, so
+both give the same verdict with the same words. The checks only read: a query
+runs in a read-only session with a statement timeout, an endpoint is only
+connected to and closed (no message is ever sent, replayed or deleted).
+
+Runs on the hosts: standard library only, Python 3.8 and later.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import concurrent.futures
+import re
+import socket
+import time
+
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify
+
+__metaclass__ = type
+
+ENGINES = ('postgresql', 'mariadb', 'mysql')
+PROTOCOLS = ('mllp', 'tcp', 'http', 'https', 'webservice')
+SEVERITIES = ('warning', 'critical')
+DEFAULT_SILENT_MINUTES = {'warning': 5.0, 'critical': 10.0}
+DEFAULT_QUEUE_THRESHOLDS = {'warning': 1.0, 'critical': 20.0}
+DEFAULT_CONNECT_TIMEOUT = 5
+DEFAULT_STATEMENT_TIMEOUT = 10
+DEFAULT_ENDPOINT_TIMEOUT = 3.0
+DEFAULT_PORTS = {'postgresql': 5432, 'mariadb': 3306, 'mysql': 3306}
+MAX_ROWS = 5000
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
+# Machine ids come from the hospital's own query; they are printed in documents,
+# so anything beyond a plain identifier is cut.
+_MACHINE_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 _./:-]{0,63}$')
+
+_SECTIONS = ('in_shift', 'databases', 'machine_data', 'queues', 'endpoints', 'collectors')
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _pair(value, default, where, errors):
+    """A {warning, critical} pair of numbers >= 0 over ``default``."""
+    pair = dict(default)
+    if value is None:
+        return pair
+    if not isinstance(value, dict):
+        errors.append('%s: expected a mapping {warning: N, critical: N}, got %r' % (where, value))
+        return pair
+    for key in sorted(set(value) - set(['warning', 'critical'])):
+        errors.append('%s: unknown key %r; expected only warning and critical' % (where, key))
+    for level in ('warning', 'critical'):
+        if level in value:
+            num = _number(value[level])
+            if num is None or num < 0:
+                errors.append('%s.%s: expected a number >= 0 (e.g. %g), got %r'
+                              % (where, level, default[level], value[level]))
+            else:
+                pair[level] = num
+    if pair['warning'] > pair['critical']:
+        errors.append('%s: warning (%g) must not be above critical (%g)'
+                      % (where, pair['warning'], pair['critical']))
+    return pair
+
+
+def _entries(clinical, section, varname, errors):
+    value = clinical.get(section)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append('%s.%s: expected a list, got %r' % (varname, section, value))
+        return []
+    out = []
+    for number, entry in enumerate(value):
+        where = '%s.%s[%d]' % (varname, section, number)
+        if section == 'collectors':
+            if not isinstance(entry, str) or not entry.strip():
+                errors.append('%s: expected a systemd unit name such as dialysis-collector.service, '
+                              'got %r' % (where, entry))
+            else:
+                out.append(entry.strip())
+            continue
+        if not isinstance(entry, dict):
+            errors.append('%s: expected a mapping, got %r' % (where, entry))
+            continue
+        # The module's argument spec fills left-out keys with None: same as left out.
+        out.append((where, dict((k, v) for k, v in entry.items() if v is not None)))
+    return out
+
+
+def _name(entry, where, names, errors):
+    name = entry.get('name')
+    if not isinstance(name, str) or not _NAME.match(name):
+        errors.append('%s.name: expected a short name (letters, digits, ".", "_", "-", "@"), got %r'
+                      % (where, name))
+        return None
+    if name in names:
+        errors.append('%s.name: %r is used twice; each entry needs its own name' % (where, name))
+        return None
+    names.add(name)
+    return name
+
+
+def _int_in(entry, key, default, low, high, where, errors):
+    value = entry.get(key, default)
+    num = _number(value)
+    if num is None or num != int(num) or not low <= num <= high:
+        errors.append('%s.%s: expected a whole number from %d to %d, got %r' % (where, key, low, high, value))
+        return default
+    return int(num)
+
+
+def _text(entry, key, where, errors, required=True, default=None):
+    value = entry.get(key, default)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors.append('%s.%s: expected a non-empty string, got %r' % (where, key, value))
+        return None
+    return value.strip()
+
+
+def validate_clinical(clinical, varname='inspection_clinical'):
+    """Normalise the clinical settings of a host and validate them.
+
+    Returns ``(normalised, errors)``; ``errors`` are sentences naming the
+    variable path and the expected form (empty when valid). A password is
+    never quoted in an error."""
+    errors = []
+    if clinical is None or clinical == {}:
+        return {}, errors
+    if not isinstance(clinical, dict):
+        return {}, ['%s: expected a mapping with databases, machine_data, queues, endpoints, '
+                    'collectors, got %r' % (varname, type(clinical).__name__)]
+    clinical = dict((k, v) for k, v in clinical.items() if v is not None)
+    for key in sorted(set(clinical) - set(_SECTIONS)):
+        errors.append('%s: unknown key %r; expected %s' % (varname, key, ', '.join(_SECTIONS[1:])))
+    out = {'in_shift': clinical.get('in_shift', True)}
+    if not isinstance(out['in_shift'], bool):
+        errors.append('%s.in_shift: expected true or false, got %r' % (varname, out['in_shift']))
+        out['in_shift'] = True
+
+    databases, names = {}, set()
+    for where, entry in _entries(clinical, 'databases', varname, errors):
+        name = _name(entry, where, names, errors)
+        engine = entry.get('engine')
+        if engine not in ENGINES:
+            errors.append('%s.engine: expected one of %s, got %r' % (where, ', '.join(ENGINES), engine))
+            continue
+        db = {'name': name, 'engine': engine,
+              'host': _text(entry, 'host', where, errors, default='127.0.0.1'),
+              'port': _int_in(entry, 'port', DEFAULT_PORTS[engine], 1, 65535, where, errors),
+              'database': _text(entry, 'database', where, errors),
+              'user': _text(entry, 'user', where, errors),
+              'connect_timeout': _int_in(entry, 'connect_timeout', DEFAULT_CONNECT_TIMEOUT, 1, 120, where,
+                                         errors),
+              'statement_timeout': _int_in(entry, 'statement_timeout', DEFAULT_STATEMENT_TIMEOUT, 1, 600,
+                                           where, errors)}
+        password = entry.get('password')
+        if password is not None and not isinstance(password, str):
+            errors.append('%s.password: expected a string (from ansible-vault or the environment)' % where)
+            password = None
+        db['password'] = password or ''
+        if name:
+            databases[name] = db
+    out['databases'] = databases
+
+    def _database_of(entry, where):
+        name = entry.get('database')
+        if name not in databases:
+            errors.append('%s.database: expected the name of an entry of %s.databases (%s), got %r'
+                          % (where, varname, ', '.join(sorted(databases)) or 'none defined', name))
+            return None
+        return name
+
+    out['machine_data'], names = [], set()
+    for where, entry in _entries(clinical, 'machine_data', varname, errors):
+        spec = {'name': _name(entry, where, names, errors), 'database': _database_of(entry, where),
+                'query': _text(entry, 'query', where, errors),
+                'silent_minutes': _pair(entry.get('silent_minutes'), DEFAULT_SILENT_MINUTES,
+                                        where + '.silent_minutes', errors)}
+        for key in sorted(set(entry) - set(spec)):
+            errors.append('%s: unknown key %r; expected name, database, query, silent_minutes' % (where, key))
+        out['machine_data'].append(spec)
+
+    out['queues'], names = [], set()
+    for where, entry in _entries(clinical, 'queues', varname, errors):
+        spec = {'name': _name(entry, where, names, errors), 'database': _database_of(entry, where),
+                'query': _text(entry, 'query', where, errors),
+                'thresholds': _pair(entry.get('thresholds'), DEFAULT_QUEUE_THRESHOLDS,
+                                    where + '.thresholds', errors)}
+        for key in sorted(set(entry) - set(spec)):
+            errors.append('%s: unknown key %r; expected name, database, query, thresholds' % (where, key))
+        out['queues'].append(spec)
+
+    out['endpoints'], names = [], set()
+    for where, entry in _entries(clinical, 'endpoints', varname, errors):
+        protocol = entry.get('protocol', 'tcp')
+        if protocol not in PROTOCOLS:
+            errors.append('%s.protocol: expected one of %s, got %r' % (where, ', '.join(PROTOCOLS), protocol))
+        severity = entry.get('severity', 'critical')
+        if severity not in SEVERITIES:
+            errors.append('%s.severity: expected warning or critical, got %r' % (where, severity))
+        timeout = _number(entry.get('timeout', DEFAULT_ENDPOINT_TIMEOUT))
+        if timeout is None or not 0 < timeout <= 60:
+            errors.append('%s.timeout: expected seconds between 0 and 60, got %r'
+                          % (where, entry.get('timeout')))
+            timeout = DEFAULT_ENDPOINT_TIMEOUT
+        spec = {'name': _name(entry, where, names, errors), 'host': _text(entry, 'host', where, errors),
+                'port': _int_in(entry, 'port', None, 1, 65535, where, errors),
+                'protocol': protocol, 'severity': severity, 'timeout': timeout,
+                'peer': _text(entry, 'peer', where, errors, required=False)}
+        for key in sorted(set(entry) - set(spec)):
+            errors.append('%s: unknown key %r; expected name, host, port, protocol, peer, severity, timeout'
+                          % (where, key))
+        out['endpoints'].append(spec)
+
+    out['collectors'] = _entries(clinical, 'collectors', varname, errors)
+    return out, errors
+
+
+# ---------------------------------------------------------------------------
+# queries (read-only sessions through the database's own command-line client)
+# ---------------------------------------------------------------------------
+
+class QueryError(Exception):
+    """A query that gave no answer; ``reason`` is the code the documents translate."""
+
+    def __init__(self, reason, detail):
+        Exception.__init__(self, detail)
+        self.reason = reason
+
+
+def client_command(db, query, get_bin_path):
+    """(argv, environment) that run ``query`` read-only on ``db``; the password
+    goes through the environment, never the command line (``ps`` shows it)."""
+    if db['engine'] == 'postgresql':
+        client = get_bin_path('psql')
+        if not client:
+            raise QueryError('client_missing', 'psql (PostgreSQL client) is not installed on this host')
+        argv = [client, '-X', '-q', '-A', '-t', '-w', '-F', '\x1f', '-v', 'ON_ERROR_STOP=1',
+                '-h', db['host'], '-p', str(db['port']), '-U', db['user'], '-d', db['database'],
+                '-c', query]
+        env = {'PGPASSWORD': db['password'], 'PGCONNECT_TIMEOUT': str(db['connect_timeout']),
+               'PGAPPNAME': 'dialysis-ops-inspection', 'PGSSLMODE': 'prefer',
+               'PGOPTIONS': '-c default_transaction_read_only=on -c statement_timeout=%ds'
+                            % db['statement_timeout']}
+        return argv, env
+    client = get_bin_path('mariadb') or get_bin_path('mysql')
+    if not client:
+        raise QueryError('client_missing', 'mariadb/mysql client is not installed on this host')
+    setup = 'SET SESSION TRANSACTION READ ONLY; SET SESSION max_statement_time=%d; ' % db['statement_timeout']
+    argv = [client, '--no-defaults', '--batch', '--skip-column-names', '--raw',
+            '--connect-timeout=%d' % db['connect_timeout'], '-h', db['host'], '-P', str(db['port']),
+            '-u', db['user'], '-D', db['database'], '-e', setup + query]
+    return argv, {'MYSQL_PWD': db['password']}
+
+
+def run_query(db, query, run_command, get_bin_path, redact=None):
+    """Rows (lists of str or None) of ``query``; QueryError when there is no answer."""
+    if not db['password']:
+        raise QueryError('credential_missing', 'no password given for the read-only account of '
+                         'database %r (set it through ansible-vault or the environment)' % db['name'])
+    argv, env = client_command(db, query, get_bin_path)
+    rc, out, err = run_command(argv, environ_update=env)
+    if rc != 0:
+        detail = (err or out or 'exit status %d' % rc).strip().splitlines()
+        detail = detail[0][:300] if detail else 'exit status %d' % rc
+        if redact is not None:
+            detail = redact(detail)
+        raise QueryError('query_failed', '%s query on %s:%d/%s failed: %s' % (
+            db['engine'], db['host'], db['port'], db['database'], detail.replace(db['password'], '********')))
+    sep = '\x1f' if db['engine'] == 'postgresql' else '\t'
+    null = '' if db['engine'] == 'postgresql' else 'NULL'
+    rows = []
+    for line in out.splitlines():
+        if not line.strip():
+            continue
+        rows.append([None if cell == null else cell for cell in line.split(sep)])
+        if len(rows) >= MAX_ROWS:
+            break
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# items
+# ---------------------------------------------------------------------------
+
+def _limit(status, pair):
+    if status == 'critical':
+        return ' (critical at %g)' % pair['critical']
+    if status == 'warning':
+        return ' (warning at %g)' % pair['warning']
+    return ''
+
+
+def query_error_item(item, spec, exc):
+    return make_item(item, None, 'error', str(exc), reason=exc.reason, database=spec['database'])
+
+
+def machine_items(spec, rows, in_shift):
+    """One summary item per machine-data check, and one item per machine silent
+    for longer than the warning level during treatment hours (outside them a
+    silent machine is not judged: it is most likely switched off)."""
+    pair = spec['silent_minutes']
+    summary_id = 'machine_data:%s' % spec['name']
+    machines, bad_rows = [], 0
+    for row in rows:
+        machine = (row[0] or '').strip() if row else ''
+        if not _MACHINE_ID.match(machine):
+            bad_rows += 1
+            continue
+        age = _number(row[1]) if len(row) > 1 and row[1] is not None else None
+        if len(row) > 1 and row[1] is not None and age is None:
+            bad_rows += 1
+            continue
+        machines.append((machine, None if age is None else max(0.0, age)))
+    if bad_rows and not machines:
+        return [make_item(summary_id, None, 'error',
+                          'The machine-data query of %s returned %d rows but none of the form '
+                          '(machine id, seconds since its newest reading)' % (spec['name'], bad_rows),
+                          reason='bad_result', database=spec['database'])]
+    if not machines:
+        return [make_item(summary_id, 0, 'warning', 'The machine-data query of %s returned no machine'
+                          % spec['name'], unit='machines', reason='no_machines', database=spec['database'])]
+    items, silent = [], []
+    for machine, age in sorted(machines):
+        minutes = None if age is None else round(age / 60.0, 1)
+        status = 'critical' if minutes is None else classify(minutes, pair)
+        if status == 'ok':
+            continue
+        silent.append(machine)
+        if not in_shift:
+            continue
+        if minutes is None:
+            msg = 'Dialysis machine %s has never sent a reading' % machine
+        else:
+            msg = 'No reading from dialysis machine %s for %g minutes during treatment hours%s' % (
+                machine, minutes, _limit(status, pair))
+        items.append(make_item('machine:%s' % machine, minutes, status, msg, unit='min',
+                               threshold={'warning': pair['warning'], 'critical': pair['critical']},
+                               reason='no_readings' if minutes is None else None, check=spec['name']))
+    reporting = len(machines) - len(silent)
+    newest = min((age for _m, age in machines if age is not None), default=None)
+    if in_shift:
+        msg = '%d of %d dialysis machines sent a reading within %g minutes' % (
+            reporting, len(machines), pair['warning'])
+    else:
+        msg = ('Outside treatment hours: %d of %d dialysis machines sent a reading within %g minutes; '
+               'silent machines are not judged' % (reporting, len(machines), pair['warning']))
+    items.insert(0, make_item(summary_id, reporting, 'ok', msg, unit='machines', total=len(machines),
+                              silent=silent or None, in_shift=in_shift,
+                              newest_reading_seconds=None if newest is None else round(newest, 1),
+                              reason=None if in_shift else 'outside_shift', database=spec['database']))
+    return items
+
+
+def queue_item(spec, rows):
+    item = 'queue:%s' % spec['name']
+    depth = _number(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else None
+    if depth is None or depth < 0:
+        return make_item(item, None, 'error', 'The queue query of %s did not return one count' % spec['name'],
+                         reason='bad_result', database=spec['database'])
+    depth = int(depth)
+    pair = spec['thresholds']
+    status = classify(depth, pair)
+    return make_item(item, depth, status, '%d failed messages waiting in %s%s' % (
+        depth, spec['name'], _limit(status, pair)), unit='messages',
+        threshold={'warning': pair['warning'], 'critical': pair['critical']}, database=spec['database'])
+
+
+def probe_endpoint(spec):
+    """Connect and close; nothing is sent. (reachable, reason, milliseconds)."""
+    started = time.time()
+    try:
+        conn = socket.create_connection((spec['host'], spec['port']), timeout=spec['timeout'])
+    except socket.timeout:
+        return False, 'timeout', None
+    except socket.gaierror:
+        return False, 'unresolved', None
+    except ConnectionRefusedError:
+        return False, 'refused', None
+    except OSError:
+        return False, 'unreachable', None
+    conn.close()
+    return True, None, round((time.time() - started) * 1000.0, 1)
+
+
+def endpoint_items(endpoints):
+    """One item per endpoint, probed in parallel (a dead peer costs its timeout once)."""
+    if not endpoints:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(endpoints))) as pool:
+        results = list(pool.map(probe_endpoint, endpoints))
+    items = []
+    for number, spec in enumerate(endpoints):
+        ok, reason, millis = results[number]
+        target = '%s:%d' % (spec['host'], spec['port'])
+        label = spec['protocol'].upper() + (' to %s' % spec['peer'] if spec.get('peer') else '')
+        if ok:
+            items.append(make_item('endpoint:%s' % spec['name'], 'reachable', 'ok',
+                                   '%s endpoint %s accepts connections (%g ms)' % (label, target, millis),
+                                   target=target, protocol=spec['protocol'], peer=spec.get('peer'),
+                                   latency_ms=millis))
+        else:
+            items.append(make_item('endpoint:%s' % spec['name'], 'unreachable', spec['severity'],
+                                   '%s endpoint %s does not accept connections (%s)'
+                                   % (label, target, reason),
+                                   reason='endpoint_%s' % reason, target=target, protocol=spec['protocol'],
+                                   peer=spec.get('peer')))
+    return items
+
+
+def check_clinical(clinical, run_command, get_bin_path, redact=None):
+    """The clinical items of a host and their figures (queries, endpoints; the
+    collectors are systemd units, which the module checks with the others)."""
+    items, metrics = [], {}
+    databases = clinical['databases']
+
+    def answer(spec):
+        started = time.time()
+        try:
+            rows = run_query(databases[spec['database']], spec['query'], run_command, get_bin_path, redact)
+        finally:
+            metrics.setdefault('query_ms', {})[spec['name']] = round((time.time() - started) * 1000.0, 1)
+        return rows
+
+    for spec in clinical['machine_data']:
+        try:
+            items.extend(machine_items(spec, answer(spec), clinical['in_shift']))
+        except QueryError as exc:
+            items.append(query_error_item('machine_data:%s' % spec['name'], spec, exc))
+    for spec in clinical['queues']:
+        try:
+            items.append(queue_item(spec, answer(spec)))
+        except QueryError as exc:
+            items.append(query_error_item('queue:%s' % spec['name'], spec, exc))
+    started = time.time()
+    items.extend(endpoint_items(clinical['endpoints']))
+    if clinical['endpoints']:
+        metrics['endpoints_ms'] = round((time.time() - started) * 1000.0, 1)
+    metrics['in_shift'] = clinical['in_shift']
+    return items, metrics
