@@ -301,6 +301,8 @@ class Translator(object):
 
     def item_label(self, item):
         key, arg = self.split_item(item)
+        if key == 'machine_data' and ('system_' + arg) in CATALOGUE:
+            arg = self.system(arg)  # a check named after its system reads as the system's name
         if ('item_' + key) in CATALOGUE:
             return self('item_' + key, arg=arg)
         return item
