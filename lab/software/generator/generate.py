@@ -1204,7 +1204,7 @@ def set_failed_depth(conn, target, seed):
     added = 0
     if action == 'add':
         cur.execute('SELECT coalesce(max(id), 0) FROM outbound_message')
-        base = cur.fetchone()[0]
+        base = int(cur.fetchone()[0])
         rng = rng_for(seed, f'failed:{base}')
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
         rows = [
@@ -1234,7 +1234,7 @@ def set_failed_depth(conn, target, seed):
 
 
 def only_failed_depth(target, seed):
-    conn = my_connect(DATABASE['interface'])
+    conn = my_connect()
     try:
         with conn.cursor() as cur:
             cur.execute(
@@ -1244,6 +1244,7 @@ def only_failed_depth(target, seed):
             )
             if not cur.fetchone()[0]:
                 return None
+            cur.execute(f'USE `{DATABASE["interface"]}`')
         planted = set_failed_depth(conn, target, seed)
         with conn.cursor() as cur:
             counts = {}
@@ -1397,6 +1398,9 @@ def main(argv=None):
                 result = seed_interface(size, args.seed, anchor, args.failed_depth)
     except GenerateError as exc:
         progress(f'ERROR {exc}')
+        return 1
+    except Exception as exc:  # a database error: one line, no traceback
+        progress(f'ERROR {type(exc).__name__}: {str(exc).strip()}')
         return 1
     summary = {
         'system': args.system,
