@@ -1386,6 +1386,8 @@ def main(argv=None):
             if size < 1:
                 raise GenerateError('--size must be at least 1')
             if args.system == 'hemodialysis':
+                if 'invalid_index' in plants and size < 2:
+                    raise GenerateError('invalid_index needs duplicate readings: --size must be at least 2')
                 stop_long_transaction()
                 result = run_as_postgres(seed_hemodialysis, size, args.seed, anchor, plants)
                 if 'long_transaction' in plants:
