@@ -24,7 +24,7 @@ lint: setup
 	scripts/sanity.sh
 
 unit: setup
-	pytest tests/unit tests/integration
+	pytest tests/unit tests/integration lab/software/tests
 
 molecule: setup-testhosts
 	molecule test -s inspection
