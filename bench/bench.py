@@ -8,6 +8,12 @@ then runs, interleaved and repeated:
   B  ansible-playbook playbooks/inspect.yml, records callback enabled
   C  the same, records callback disabled (verified: no record file is written)
   D  bench/naive_inspect.yml, the one-task-per-metric baseline with facts
+  K  as C, with every host's clinical items off (-e inspection_clinical={})
+
+on the N hosts and on three hosts of the lab hospital (hd-app-01, hd-db-01,
+hd-if-01, started by lab/labctl.py like `make lab`; --no-lab leaves them out),
+whose clinical items (machine data, failed-message queue, interface endpoints,
+collector) are inspected in B and C; C - K is their cost,
 
 timing each with the wall clock and the controller's CPU seconds (user+sys of
 the ansible process tree and of the SSH ControlPersist masters it left), then
@@ -21,7 +27,8 @@ Environment: BENCH_HOSTS, BENCH_ROUNDS, BENCH_BASE_PORT, BENCH_REPORT_RUNS,
 DIALYSIS_TESTHOST_CACHE (where the test SSH key is).
 
 This file is the command line only; the bench itself is in its sibling modules:
-hosts.py (the podman test hosts and their inventory), measure.py (timing, CPU,
+hosts.py (the podman test hosts and their inventory), labhosts.py (the lab hosts),
+measure.py (timing, CPU,
 memory, rounds, medians), cases.py (the cases, the report timing, the whole run),
 summary.py (figures and ratios beside their targets, bench.json).
 """
@@ -48,7 +55,13 @@ def main(argv=None):
     parser.add_argument('--report-runs', type=int, default=int(os.environ.get('BENCH_REPORT_RUNS') or 1),
                         help='timed runs of playbooks/report.yml (default 1)')
     parser.add_argument('--synth-hosts', type=int, default=50, help='hosts in the synthetic quarter')
-    parser.add_argument('--cases', default='ABCD', help='subset of ABCD, in round order')
+    parser.add_argument('--cases', default='ABCDK', help='subset of ABCDKM, in round order')
+    parser.add_argument('--no-lab', dest='lab', action='store_false',
+                        help='leave out the lab\'s three hemodialysis hosts and their clinical items')
+    parser.add_argument('--lab-base-port', type=int,
+                        default=int(os.environ.get('BENCH_LAB_BASE_PORT') or 2440),
+                        help='base of the lab hosts\' published ports (default 2440)')
+    parser.add_argument('--lab-size', type=int, default=20000, help='rows of the lab\'s generated readings')
     parser.add_argument('--inspect-var', dest='inspect_vars', action='append', default=[],
                         help='extra -e for the B and C runs (e.g. inspection_cpu_sample_seconds=0.2)')
     parser.add_argument('--skip-report', action='store_true')

@@ -1,6 +1,7 @@
 """The bench's cases and its run: A ping, B inspect.yml with the records callback,
-C the same without it, D the naive playbook, M the module alone, interleaved over
-the rounds on the test hosts; then the quarterly report timed on a synthetic
+C the same without it, D the naive playbook, M the module alone, K as C with the
+clinical items off, interleaved over the rounds on the test hosts and the lab's
+three hemodialysis hosts (bench/labhosts.py); then the quarterly report timed on a synthetic
 quarter (bench/synth_records.py). `Bench.run` is the whole bench."""
 
 import datetime
@@ -13,6 +14,7 @@ import summary
 import synth_records
 from common import BENCH_DIR, HOSPITAL_VARS, REPO, BenchError, git_revision, now_stamp, say
 from hosts import APP_LOG, IMAGE, SERVICES, TestHosts, default_key
+from labhosts import LabHosts, clinical_timing
 from measure import HostsCpu, Runner, machine_info, run_rounds
 
 CASES = {
@@ -21,7 +23,10 @@ CASES = {
     'C': 'inspect.yml, records callback off',
     'D': 'naive one-task-per-metric playbook',
     'M': 'host_inspection alone (ad hoc)',
+    'K': 'inspect.yml, callback off, clinical off',
 }
+# Case K: every host's clinical items off (only the lab hosts have any).
+CLINICAL_OFF = ['-e', '{"inspection_clinical": {}}']
 MODULE_ARGS = {'services': SERVICES, 'logs': [{'name': 'app', 'path': APP_LOG}],
                'clock_sync_required': False}
 # Where the report timing finds the documents: what the report action returns (`paths`),
@@ -50,6 +55,7 @@ class Bench(object):
         self.env['DIALYSIS_REPORTS_DIR'] = os.path.join(self.results, 'reports-misc')
         self.env.pop('ANSIBLE_CALLBACKS_ENABLED', None)
         self.hosts = TestHosts(self.n, args.base_port, default_key(), self.inventory)
+        self.lab = LabHosts(self.results, args.lab_base_port, args.lab_size) if args.lab else None
         self.hosts_cpu = HostsCpu(self.notes)
         self.runner = Runner(self.env, os.path.join(self.results, 'logs'), self.hosts_cpu.total, self.notes)
         self.setup_phases = {}
@@ -73,10 +79,10 @@ class Bench(object):
         records = os.path.join(self.results, 'records-B' if case == 'B' else 'records-%s-%d' % (case, rnd))
         env = {'DIALYSIS_RECORDS_DIR': records,
                'DIALYSIS_REPORTS_DIR': os.path.join(self.results, 'reports-%s-%d' % (case, rnd))}
-        if case in 'BC':
+        if case in 'BCK':
             argv = ['ansible-playbook'] + inv + [os.path.join(REPO, 'playbooks', 'inspect.yml')] \
-                + self.inspect_report_off + extra
-            if case == 'C':
+                + self.inspect_report_off + extra + (CLINICAL_OFF if case == 'K' else [])
+            if case in 'CK':
                 # An empty ANSIBLE_CALLBACKS_ENABLED crashes ansible-core 2.19 ("A non-empty
                 # plugin name is required"); naming only the stdout callback enables nothing.
                 env['ANSIBLE_CALLBACKS_ENABLED'] = 'ansible.builtin.default'
@@ -93,15 +99,15 @@ class Bench(object):
 
     def run_case(self, case, rnd):
         argv, env = self.case_argv(case, rnd)
-        earlier = set(self.record_files(env['DIALYSIS_RECORDS_DIR'])) if case in 'BCD' else set()
+        earlier = set(self.record_files(env['DIALYSIS_RECORDS_DIR'])) if case in 'BCDK' else set()
         res = self.runner.run_ansible('%s round %d' % (case, rnd), argv, env, log_name='%d-%s' % (rnd, case))
         res.update(case=case, round=rnd)
-        if case in 'BCD':
+        if case in 'BCDK':
             files = sorted(set(self.record_files(env['DIALYSIS_RECORDS_DIR'])) - earlier)
             res['record_files'] = len(files)
-            if case == 'C' and (files or os.path.exists(env['DIALYSIS_RECORDS_DIR'])):
-                raise BenchError('case C: the records callback was NOT disabled (%s written)'
-                                 % env['DIALYSIS_RECORDS_DIR'])
+            if case in 'CK' and (files or os.path.exists(env['DIALYSIS_RECORDS_DIR'])):
+                raise BenchError('case %s: the records callback was NOT disabled (%s written)'
+                                 % (case, env['DIALYSIS_RECORDS_DIR']))
             if case in 'BD':
                 if len(files) != 1:
                     raise BenchError('case %s: expected one record file in %s, found %d'
@@ -115,6 +121,8 @@ class Bench(object):
                 res['record_file_bytes'] = os.path.getsize(files[0])
                 if case == 'B':
                     res['hosts_with_anomalies'] = self.anomalous_hosts(files[0])
+                    if self.lab:
+                        res['clinical_ms'] = clinical_timing(files[0])
         self.runs.append(res)
         flag = '' if res['rc'] == 0 else '  rc=%d FAILED (see %s)' % (res['rc'], res['log'])
         extra = ''
@@ -241,21 +249,35 @@ class Bench(object):
             t = time.monotonic()
             phases = self.setup_phases
             self.hosts.start()
-            self.hosts_cpu.find(self.hosts.started_names)
             phases['podman_run_systemd_up_app_log_s'] = round(time.monotonic() - t, 1)
+            extra_hosts = extra_groups = None
+            if self.lab:
+                say('==> Starting the lab\'s hosts (lab/labctl.py: databases, seed data, services; '
+                    'a few minutes)')
+                t2 = time.monotonic()
+                self.lab.up()
+                phases['lab_up_s'] = round(time.monotonic() - t2, 1)
+                say('    lab up in %.0f s' % phases['lab_up_s'])
+                self.env.update(self.lab.env())
+                extra_hosts, extra_groups = self.lab.inventory_part()
+            self.hosts_cpu.find(self.hosts.started_names + (self.lab.names if self.lab else []))
             t1 = time.monotonic()
             self.hosts.wait_for_banners()
             self.runner.become_subreaper()
-            self.hosts.write_inventory()
+            self.hosts.write_inventory(extra_hosts, extra_groups)
             self.hosts.wait_ping(self.runner)
             phases['ssh_and_ansible_ping_s'] = round(time.monotonic() - t1, 1)
             self.setup_seconds = round(time.monotonic() - t, 1)
-            say('    %d hosts up in %.0f s (podman run + systemd up + app log %.0f s, '
-                'SSH + ansible ping %.0f s)' % (self.n, self.setup_seconds,
-                                                phases['podman_run_systemd_up_app_log_s'],
+            lab_text = (' + %d lab hosts' % len(self.lab.names), 'lab %.0f s, ' % phases['lab_up_s']) \
+                if self.lab else ('', '')
+            say('    %d hosts%s up in %.0f s (podman run + systemd up + app log %.0f s, %s'
+                'SSH + ansible ping %.0f s)' % (self.n, lab_text[0], self.setup_seconds,
+                                                phases['podman_run_systemd_up_app_log_s'], lab_text[1],
                                                 phases['ssh_and_ansible_ping_s']))
             run_rounds(self.args.rounds, self.args.cases, self.run_case, self.runs, self.t0)
             self.hosts.remove()
+            if self.lab:
+                self.lab.down()
             if not self.args.skip_report:
                 say('==> Quarterly report on a synthetic quarter')
                 report = self.report_phase()
@@ -267,17 +289,21 @@ class Bench(object):
             try:
                 self.runner.stop_masters()
                 self.hosts.remove()
+                if self.lab:
+                    self.lab.down()
                 self.runner.remove_control_dirs()
                 self.runner.reap()
             finally:
                 signal.signal(signal.SIGINT, old)
         cases, ratios = summary.summarize(self.runs, dict((c, CASES[c]) for c in self.args.cases),
                                           self.args.rounds, report)
-        summary.print_summary(self.n, self.args.rounds, cases, ratios, report)
+        summary.print_summary(self.n + (len(self.lab.names) if self.lab else 0), self.args.rounds, cases,
+                              ratios, report)
         total = time.monotonic() - self.t0
         doc = {'stamp': self.stamp, 'date': datetime.datetime.now().astimezone().isoformat(),
                'revision': self.revision, 'revision_at_end': git_revision(),
-               'hosts': self.n, 'rounds': self.args.rounds, 'cases': cases, 'ratios': ratios,
+               'hosts': self.n, 'lab_hosts': len(self.lab.names) if self.lab else 0,
+               'rounds': self.args.rounds, 'cases': cases, 'ratios': ratios,
                'report': report, 'runs': self.runs, 'total_seconds': round(total, 1),
                'setup_seconds': self.setup_seconds, 'setup_phases': self.setup_phases,
                'machine': machine_info(), 'inotify': self.hosts.inotify,

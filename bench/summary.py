@@ -32,6 +32,9 @@ LABELS = [
     ('inspect_over_ping_controller_cpu', 'inspect / ping (controller CPU), info', 'x'),
     ('naive_over_inspect_controller_cpu', 'naive / inspect (controller CPU), info', 'x'),
     ('module_over_ping', 'host_inspection alone / ping (wall), info', 'x'),
+    ('clinical_wall', 'clinical items (3 lab hosts), C - K wall, info', 's'),
+    ('clinical_hosts_cpu_per_lab_host', 'clinical items, C - K hosts CPU / lab host, info', 's'),
+    ('clinical_module_ms_per_lab_host', 'clinical checks in the module, slowest host, info', 'ms'),
 ]
 
 
@@ -80,6 +83,20 @@ def summarize(runs, case_names, rounds, report):
                   if r['case'] == 'B' and r.get('callback_seconds') is not None]
         if shares:
             ratio('callback_seconds_share', round(statistics.median(shares), 4))
+    if 'C' in cases and 'K' in cases:
+        # What the clinical items cost: the same run with them and without (both callback off).
+        ratio('clinical_wall', _paired_diff(runs, rounds, 'C', 'K', 'wall_s'))
+        diff = _paired_diff(runs, rounds, 'C', 'K', 'hosts_cpu_s')
+        if diff is not None:
+            ratio('clinical_hosts_cpu_per_lab_host', round(diff / 3.0, 2))
+    per_host = {}
+    for run in runs:
+        for host, ms in (run.get('clinical_ms') or {}).items():
+            per_host.setdefault(host, []).append(ms)
+    if per_host:
+        ratio('clinical_module_ms_per_lab_host',
+              max(round(statistics.median(v), 1) for v in per_host.values()),
+              info=dict((h, round(statistics.median(v), 1)) for h, v in sorted(per_host.items())))
     if report.get('runs'):
         walls = [r['wall_s'] for r in report['runs'] if r['rc'] == 0]
         if walls:
@@ -87,11 +104,24 @@ def summarize(runs, case_names, rounds, report):
     return cases, ratios
 
 
+def _paired_diff(runs, rounds, num, den, key):
+    """Median over rounds of num - den, pairing the runs of one round."""
+    diffs = []
+    for rnd in range(1, rounds + 1):
+        a = [r.get(key) for r in runs if r['case'] == num and r['round'] == rnd]
+        b = [r.get(key) for r in runs if r['case'] == den and r['round'] == rnd]
+        if a and b and a[0] is not None and b[0] is not None:
+            diffs.append(a[0] - b[0])
+    return round(statistics.median(diffs), 2) if diffs else None
+
+
 def _fmt(key, unit, v):
     if unit == '%':
         return '%.2f %%' % (v * 100) if key == 'callback_seconds_share' else '%+.1f %%' % (v * 100)
     if unit == 's':
-        return '%.1f s' % v
+        return '%+.1f s' % v if key.startswith('clinical') else '%.1f s' % v
+    if unit == 'ms':
+        return '%.0f ms' % v
     return '%.2f' % v
 
 
