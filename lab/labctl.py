@@ -496,7 +496,9 @@ def provision(args, passwords):
 
 
 def describe(args, hosts):
-    inv = os.path.relpath(os.path.abspath(args.inventory), os.getcwd())
+    inv = os.path.abspath(args.inventory)
+    if inv.startswith(os.getcwd() + os.sep):
+        inv = os.path.relpath(inv, os.getcwd())
     say('')
     say('Lab "%s" is up. Inventory: %s (passwords in %s/%s, mode 0600)' % (args.prefix, inv, inv, ENV_FILE))
     for host in hosts:
