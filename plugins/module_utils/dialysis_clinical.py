@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 import concurrent.futures
 import re
 import socket
+import threading
 import time
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item
@@ -34,6 +35,10 @@ DEFAULT_QUEUE_THRESHOLDS = {'warning': 1.0, 'critical': 20.0}
 DEFAULT_CONNECT_TIMEOUT = 5
 DEFAULT_STATEMENT_TIMEOUT = 10
 DEFAULT_ENDPOINT_TIMEOUT = 3.0
+# How long an accepted connection is watched: a proxy, load balancer or port
+# forwarder with nothing behind it accepts, then closes at once (~0.2 s measured
+# through podman's forwarder); a live HL7/web-service peer keeps it open, silent.
+DEFAULT_CONFIRM_SECONDS = 0.5
 DEFAULT_PORTS = {'postgresql': 5432, 'mariadb': 3306, 'mysql': 3306}
 MAX_ROWS = 5000
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
@@ -224,13 +229,18 @@ def validate_clinical(clinical, varname='inspection_clinical'):
             errors.append('%s.timeout: expected seconds between 0 and 60, got %r'
                           % (where, entry.get('timeout')))
             timeout = DEFAULT_ENDPOINT_TIMEOUT
+        confirm = _number(entry.get('confirm_seconds', DEFAULT_CONFIRM_SECONDS))
+        if confirm is None or not 0 <= confirm <= 10:
+            errors.append('%s.confirm_seconds: expected seconds between 0 and 10 (0: connect only), got %r'
+                          % (where, entry.get('confirm_seconds')))
+            confirm = DEFAULT_CONFIRM_SECONDS
         spec = {'name': _name(entry, where, names, errors), 'host': _text(entry, 'host', where, errors),
                 'port': _int_in(entry, 'port', None, 1, 65535, where, errors),
-                'protocol': protocol, 'severity': severity, 'timeout': timeout,
+                'protocol': protocol, 'severity': severity, 'timeout': timeout, 'confirm_seconds': confirm,
                 'peer': _text(entry, 'peer', where, errors, required=False)}
         for key in sorted(set(entry) - set(spec)):
-            errors.append('%s: unknown key %r; expected name, host, port, protocol, peer, severity, timeout'
-                          % (where, key))
+            errors.append('%s: unknown key %r; expected name, host, port, protocol, peer, severity, timeout, '
+                          'confirm_seconds' % (where, key))
         out['endpoints'].append(spec)
 
     out['collectors'] = _entries(clinical, 'collectors', varname, errors)
@@ -388,7 +398,12 @@ def queue_item(spec, rows):
 
 
 def probe_endpoint(spec):
-    """Connect and close; nothing is sent. (reachable, reason, milliseconds)."""
+    """Connect, watch the connection for ``confirm_seconds``, close; nothing is
+    ever sent. (reachable, reason, milliseconds to connect).
+
+    A peer that closes the connection at once did not take it: a proxy, load
+    balancer or port forwarder accepted it with nothing behind (reason
+    ``closed``). A live peer keeps it open (silent, or greeting us)."""
     started = time.time()
     try:
         conn = socket.create_connection((spec['host'], spec['port']), timeout=spec['timeout'])
@@ -400,8 +415,20 @@ def probe_endpoint(spec):
         return False, 'refused', None
     except OSError:
         return False, 'unreachable', None
-    conn.close()
-    return True, None, round((time.time() - started) * 1000.0, 1)
+    millis = round((time.time() - started) * 1000.0, 1)
+    try:
+        if spec.get('confirm_seconds'):
+            conn.settimeout(spec['confirm_seconds'])
+            try:
+                if conn.recv(256) == b'':
+                    return False, 'closed', millis
+            except socket.timeout:
+                pass
+            except OSError:  # reset by the peer
+                return False, 'closed', millis
+    finally:
+        conn.close()
+    return True, None, millis
 
 
 def endpoint_items(endpoints):
@@ -429,9 +456,36 @@ def endpoint_items(endpoints):
     return items
 
 
-def check_clinical(clinical, run_command, get_bin_path, redact=None):
+def start_endpoints(endpoints):
+    """Probe ``endpoints`` in the background - they mostly wait, so the module
+    starts them first and they overlap its CPU sampling window. Returns a
+    function that waits for them and gives (items, milliseconds)."""
+    box = {}
+
+    def probe():
+        started = time.time()
+        try:
+            box['items'] = endpoint_items(endpoints)
+        except Exception as exc:  # a bug must not hang the module: report it in place of the items
+            box['error'] = exc
+        box['ms'] = round((time.time() - started) * 1000.0, 1)
+
+    worker = threading.Thread(target=probe, name='dialysis-endpoints')
+    worker.daemon = True
+    worker.start()
+
+    def result():
+        worker.join()
+        if 'error' in box:
+            raise box['error']
+        return box['items'], box['ms']
+    return result
+
+
+def check_clinical(clinical, run_command, get_bin_path, redact=None, endpoints=None):
     """The clinical items of a host and their figures (queries, endpoints; the
-    collectors are systemd units, which the module checks with the others)."""
+    collectors are systemd units, which the module checks with the others).
+    ``endpoints``: what start_endpoints returned, when the probes were started early."""
     items, metrics = [], {}
     databases = clinical['databases']
 
@@ -453,9 +507,8 @@ def check_clinical(clinical, run_command, get_bin_path, redact=None):
             items.append(queue_item(spec, answer(spec)))
         except QueryError as exc:
             items.append(query_error_item('queue:%s' % spec['name'], spec, exc))
-    started = time.time()
-    items.extend(endpoint_items(clinical['endpoints']))
     if clinical['endpoints']:
-        metrics['endpoints_ms'] = round((time.time() - started) * 1000.0, 1)
+        endpoint_result, metrics['endpoints_ms'] = (endpoints or start_endpoints(clinical['endpoints']))()
+        items.extend(endpoint_result)
     metrics['in_shift'] = clinical['in_shift']
     return items, metrics

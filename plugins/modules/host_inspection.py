@@ -276,6 +276,13 @@ options:
           timeout:
             description: Seconds to wait for the connection (default 3).
             type: float
+          confirm_seconds:
+            description:
+              - Seconds the accepted connection is watched (default 0.5; 0 - connect only). A peer
+                that closes it at once did not take it - a proxy, load balancer or port forwarder
+                accepted it with nothing behind - and the endpoint is reported unreachable (reason
+                C(endpoint_closed)). Nothing is ever sent.
+            type: float
       collectors:
         description: systemd units of the machine-data collectors (item C(collector:<unit>)).
         type: list
@@ -384,6 +391,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import (
     check_clinical,
+    start_endpoints,
     validate_clinical,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics import (
@@ -756,6 +764,7 @@ def run_module():
                     peer=dict(type='str'),
                     severity=dict(type='str', choices=['warning', 'critical']),
                     timeout=dict(type='float'),
+                    confirm_seconds=dict(type='float'),
                 )),
                 collectors=dict(type='list', elements='str'),
             )),
@@ -799,6 +808,9 @@ def inspect_host(module):
                              'journal_cursor: str or null} as returned in log_positions')
 
     items, metrics = [], {'collector': collector.name}
+    # Endpoint probes mostly wait (connect, then watch the connection): started
+    # first, they overlap the CPU sampling window instead of adding to the run.
+    endpoints = start_endpoints(clinical['endpoints']) if clinical.get('endpoints') else None
     cpu_items, metrics['cpu'] = check_cpu(collector, params, thresholds)
     mem_items, metrics['memory'] = check_memory(collector, thresholds)
     fs_items, metrics['filesystems'] = check_filesystems(collector, params, thresholds, fs_thresholds)
@@ -811,7 +823,7 @@ def inspect_host(module):
         collector_items, collector_metrics = check_services(module, clinical['collectors'],
                                                             prefix='collector')
         clinical_items, metrics['clinical'] = check_clinical(clinical, module.run_command,
-                                                             module.get_bin_path, _redact)
+                                                             module.get_bin_path, _redact, endpoints)
         if collector_metrics:
             metrics['clinical']['collectors'] = collector_metrics
         items += collector_items + clinical_items

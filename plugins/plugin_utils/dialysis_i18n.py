@@ -187,6 +187,10 @@ CATALOGUE = {
     'reason_endpoint_endpoint_refused': ('接口 {arg}（{target}）拒绝连接：端口无服务监听',
                                          'Endpoint {arg} ({target}) refused the connection: nothing listens '
                                          'on the port'),
+    'reason_endpoint_endpoint_closed': ('接口 {arg}（{target}）接受连接后立即断开：'
+                                        '代理或端口转发之后的服务未运行',
+                                        'Endpoint {arg} ({target}) closed the connection at once: nothing '
+                                        'runs behind the proxy or port forwarder'),
     'reason_endpoint_endpoint_timeout': ('接口 {arg}（{target}）连接超时',
                                          'Endpoint {arg} ({target}): the connection timed out'),
     'reason_endpoint_endpoint_unresolved': ('接口 {arg} 的地址 {target} 无法解析',

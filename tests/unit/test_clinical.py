@@ -10,6 +10,7 @@ import os
 import socket
 import stat
 import subprocess
+import threading
 
 import host_inspection
 import pytest
@@ -166,6 +167,35 @@ def test_endpoints_are_probed_by_connecting_only():
     assert items['endpoint:lis']['reason'] == 'endpoint_refused'
     assert items['endpoint:lis']['target'] == '127.0.0.1:%d' % closed_port
     assert items['endpoint:gw']['status'] == 'warning'
+
+
+def test_a_peer_that_closes_at_once_did_not_take_the_connection():
+    """A proxy or port forwarder with nothing behind accepts, then closes: not reachable."""
+    server = socket.socket()
+    server.bind(('127.0.0.1', 0))
+    server.listen(4)
+
+    def forwarder():
+        for _ in range(2):
+            conn, _addr = server.accept()
+            conn.close()
+
+    thread = threading.Thread(target=forwarder, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    try:
+        endpoints = dc.validate_clinical({'endpoints': [
+            {'name': 'his-adt', 'host': '127.0.0.1', 'port': port, 'protocol': 'mllp'},
+            {'name': 'connect-only', 'host': '127.0.0.1', 'port': port, 'confirm_seconds': 0},
+        ]})[0]['endpoints']
+        items = by_id(dc.start_endpoints(endpoints)()[0])
+    finally:
+        thread.join(5)
+        server.close()
+    assert items['endpoint:his-adt']['status'] == 'critical'
+    assert items['endpoint:his-adt']['reason'] == 'endpoint_closed'
+    assert items['endpoint:connect-only']['status'] == 'ok'      # connect only: fooled, as configured
+    assert Translator('zh').describe(items['endpoint:his-adt']).startswith('接口 his-adt（127.0.0.1:')
 
 
 # --- the query through the client ------------------------------------------

@@ -7,7 +7,11 @@ config: {"listen": "0.0.0.0", "log_file": "/var/log/dialysis/interface.log",
          "listeners": [{"name": "his-adt", "protocol": "mllp", "port": 2575}, ...]}
 An MLLP listener reads frames 0x0b <message> 0x1c 0x0d and answers every HL7 message with an ACK
 (MSA|AA|<MSH-10>); a frame that is not an HL7 message with a control id (MSH-10) gets MSA|AR.
-A tcp listener (the machine gateway) accepts a connection and closes it. SIGTERM stops it cleanly.
+A tcp listener (the machine gateway) accepts a connection and holds it open, reading and
+discarding whatever arrives, until the client closes it or it idles out, as a gateway streaming
+machine data would (it never closes a fresh connection at once: that is what a port forwarder
+with nothing behind it does, and what the inspection's endpoint probe reports). SIGTERM stops it
+cleanly.
 The log holds message types and control ids only, never message content.
 """
 
@@ -141,13 +145,17 @@ class MLLPHandler(socketserver.BaseRequestHandler):
 
 class TCPHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        log.info(
-            '%s: connection from %s:%s accepted and closed', self.server.listener_name, *self.client_address
-        )
-        try:
-            self.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        name = self.server.listener_name
+        peer = f'{self.client_address[0]}:{self.client_address[1]}'
+        log.info('%s: connection from %s', name, peer)
+        self.request.settimeout(self.server.idle_timeout)
+        while not self.server.stopping.is_set():
+            try:
+                if not self.request.recv(65536):
+                    break
+            except OSError:  # idle timeout, reset
+                break
+        log.info('%s: %s disconnected', name, peer)
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -73,9 +73,12 @@ def test_two_frames_split_across_writes_get_two_acks(interface, listeners):
     assert [f.decode().split('\r')[1].split('|')[2] for f in frames] == ['CTRL0001', 'CTRL0002']
 
 
-def test_tcp_listener_accepts_and_closes(listeners):
+def test_tcp_listener_holds_the_connection_open_until_the_client_closes(listeners):
     with socket.create_connection(('127.0.0.1', listeners['gateway']), timeout=5) as sock:
-        assert sock.recv(10) == b''
+        sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            sock.recv(10)  # open and silent, like a gateway: not closed at once
+        sock.sendall(b'machine data')
 
 
 def test_read_frames_keeps_an_incomplete_frame(interface):
