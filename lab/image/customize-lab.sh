@@ -15,7 +15,9 @@ rootfs=${1:?usage: customize-lab.sh ROOTFS_DIR}
 
 sysd="$rootfs/etc/systemd/system"
 # Disabled at boot; provisioning enables them where the host's role needs them.
-for unit in postgresql.service mariadb.service mysql.service mysqld.service; do
+# MariaDB's package also enables mariadb.socket (socket activation on 3306).
+for unit in postgresql.service mariadb.service mysql.service mysqld.service mariadb.socket \
+            mariadb-extra.socket; do
   find "$sysd" -name "$unit" -type l -delete
 done
 # pg_ctlcluster's per-cluster unit is started by postgresql.service; keep it.

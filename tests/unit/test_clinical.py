@@ -176,9 +176,10 @@ def test_a_peer_that_closes_at_once_did_not_take_the_connection():
     server.listen(4)
 
     def forwarder():
-        for _ in range(2):
-            conn, _addr = server.accept()
-            conn.close()
+        served = 0
+        while served < 2:
+            server.accept()[0].close()
+            served += 1
 
     thread = threading.Thread(target=forwarder, daemon=True)
     thread.start()
