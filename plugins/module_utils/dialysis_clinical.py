@@ -23,7 +23,11 @@ import threading
 import time
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
+    as_number,
+    classify,
+    level_message,
+)
 
 __metaclass__ = type
 
@@ -49,19 +53,6 @@ _MACHINE_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 _./:-]{0,63}$')
 _SECTIONS = ('in_shift', 'databases', 'machine_data', 'queues', 'endpoints', 'collectors')
 
 
-def _number(value):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
 def _pair(value, default, where, errors):
     """A {warning, critical} pair of numbers >= 0 over ``default``."""
     pair = dict(default)
@@ -74,7 +65,7 @@ def _pair(value, default, where, errors):
         errors.append('%s: unknown key %r; expected only warning and critical' % (where, key))
     for level in ('warning', 'critical'):
         if level in value:
-            num = _number(value[level])
+            num = as_number(value[level])
             if num is None or num < 0:
                 errors.append('%s.%s: expected a number >= 0 (e.g. %g), got %r'
                               % (where, level, default[level], value[level]))
@@ -126,7 +117,7 @@ def _name(entry, where, names, errors):
 
 def _int_in(entry, key, default, low, high, where, errors):
     value = entry.get(key, default)
-    num = _number(value)
+    num = as_number(value)
     if num is None or num != int(num) or not low <= num <= high:
         errors.append('%s.%s: expected a whole number from %d to %d, got %r' % (where, key, low, high, value))
         return default
@@ -224,12 +215,12 @@ def validate_clinical(clinical, varname='inspection_clinical'):
         severity = entry.get('severity', 'critical')
         if severity not in SEVERITIES:
             errors.append('%s.severity: expected warning or critical, got %r' % (where, severity))
-        timeout = _number(entry.get('timeout', DEFAULT_ENDPOINT_TIMEOUT))
+        timeout = as_number(entry.get('timeout', DEFAULT_ENDPOINT_TIMEOUT))
         if timeout is None or not 0 < timeout <= 60:
             errors.append('%s.timeout: expected seconds between 0 and 60, got %r'
                           % (where, entry.get('timeout')))
             timeout = DEFAULT_ENDPOINT_TIMEOUT
-        confirm = _number(entry.get('confirm_seconds', DEFAULT_CONFIRM_SECONDS))
+        confirm = as_number(entry.get('confirm_seconds', DEFAULT_CONFIRM_SECONDS))
         if confirm is None or not 0 <= confirm <= 10:
             errors.append('%s.confirm_seconds: expected seconds between 0 and 10 (0: connect only), got %r'
                           % (where, entry.get('confirm_seconds')))
@@ -314,14 +305,6 @@ def run_query(db, query, run_command, get_bin_path, redact=None):
 # items
 # ---------------------------------------------------------------------------
 
-def _limit(status, pair):
-    if status == 'critical':
-        return ' (critical at %g)' % pair['critical']
-    if status == 'warning':
-        return ' (warning at %g)' % pair['warning']
-    return ''
-
-
 def query_error_item(item, spec, exc):
     return make_item(item, None, 'error', str(exc), reason=exc.reason, database=spec['database'])
 
@@ -338,7 +321,7 @@ def machine_items(spec, rows, in_shift):
         if not _MACHINE_ID.match(machine):
             bad_rows += 1
             continue
-        age = _number(row[1]) if len(row) > 1 and row[1] is not None else None
+        age = as_number(row[1]) if len(row) > 1 and row[1] is not None else None
         if len(row) > 1 and row[1] is not None and age is None:
             bad_rows += 1
             continue
@@ -364,7 +347,7 @@ def machine_items(spec, rows, in_shift):
             msg = 'Dialysis machine %s has never sent a reading' % machine
         else:
             msg = 'No reading from dialysis machine %s for %g minutes during treatment hours%s' % (
-                machine, minutes, _limit(status, pair))
+                machine, minutes, level_message(status, pair))
         items.append(make_item('machine:%s' % machine, minutes, status, msg, unit='min',
                                threshold={'warning': pair['warning'], 'critical': pair['critical']},
                                reason='no_readings' if minutes is None else None, check=spec['name']))
@@ -385,7 +368,7 @@ def machine_items(spec, rows, in_shift):
 
 def queue_item(spec, rows):
     item = 'queue:%s' % spec['name']
-    depth = _number(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else None
+    depth = as_number(rows[0][0]) if rows and rows[0] and rows[0][0] is not None else None
     if depth is None or depth < 0:
         return make_item(item, None, 'error', 'The queue query of %s did not return one count' % spec['name'],
                          reason='bad_result', database=spec['database'])
@@ -393,7 +376,7 @@ def queue_item(spec, rows):
     pair = spec['thresholds']
     status = classify(depth, pair)
     return make_item(item, depth, status, '%d failed messages waiting in %s%s' % (
-        depth, spec['name'], _limit(status, pair)), unit='messages',
+        depth, spec['name'], level_message(status, pair)), unit='messages',
         threshold={'warning': pair['warning'], 'critical': pair['critical']}, database=spec['database'])
 
 

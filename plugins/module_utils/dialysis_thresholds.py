@@ -29,7 +29,7 @@ PERCENT_ITEMS = frozenset(
 )
 
 
-def _number(value):
+def as_number(value):
     """Return value as float, or None when it is not a plain number."""
     if isinstance(value, bool):
         return None
@@ -57,7 +57,7 @@ def _check_pair(name, entry, path, errors):
     for level in ('warning', 'critical'):
         if level not in entry:
             continue
-        num = _number(entry[level])
+        num = as_number(entry[level])
         if num is None:
             errors.append('%s.%s: expected a number (e.g. %s), got %r'
                           % (path, level, _example(name, level), entry[level]))
@@ -141,3 +141,12 @@ def classify(value, pair):
     if value >= pair['warning']:
         return 'warning'
     return 'ok'
+
+
+def level_message(status, pair):
+    """' (critical at 95)' / ' (warning at 85)' / '' - the level a status reached, for messages."""
+    if status == 'critical':
+        return ' (critical at %g)' % pair['critical']
+    if status == 'warning':
+        return ' (warning at %g)' % pair['warning']
+    return ''

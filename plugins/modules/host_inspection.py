@@ -414,20 +414,13 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (
     classify,
+    level_message,
     validate_thresholds,
 )
 
 
 def _pair(pair):
     return {'warning': pair['warning'], 'critical': pair['critical']}
-
-
-def _level_message(status, pair):
-    if status == 'critical':
-        return ' (critical at %g)' % pair['critical']
-    if status == 'warning':
-        return ' (warning at %g)' % pair['warning']
-    return ''
 
 
 def check_cpu(collector, params, thresholds):
@@ -439,13 +432,13 @@ def check_cpu(collector, params, thresholds):
     items = []
     st = classify(cpu, thresholds['cpu_percent'])
     items.append(make_item('cpu:usage', cpu, st, 'CPU %g%% busy over %gs%s' % (
-        cpu, params['cpu_sample_seconds'], _level_message(st, thresholds['cpu_percent'])),
+        cpu, params['cpu_sample_seconds'], level_message(st, thresholds['cpu_percent'])),
         unit='%', threshold=_pair(thresholds['cpu_percent'])))
     st = classify(per_core, thresholds['load_per_core'])
     items.append(make_item('cpu:load', per_core, st,
                            '5-minute load %.2f on %d cores = %.2f per core%s' % (
                                load5, cores, per_core,
-                               _level_message(st, thresholds['load_per_core'])),
+                               level_message(st, thresholds['load_per_core'])),
                            unit='per core', threshold=_pair(thresholds['load_per_core'])))
     names = ', '.join('%s %g%%' % (p['name'], p['cpu_percent']) for p in top_cpu[:3])
     items.append(make_item('process:top', names, 'ok',
@@ -462,12 +455,12 @@ def check_memory(collector, thresholds):
     st = classify(mem['percent'], thresholds['memory_percent'])
     items.append(make_item('memory:ram', mem['percent'], st, 'Memory %g%% used of %d MiB%s' % (
         mem['percent'], mem['total_bytes'] // 1048576,
-        _level_message(st, thresholds['memory_percent'])),
+        level_message(st, thresholds['memory_percent'])),
         unit='%', threshold=_pair(thresholds['memory_percent'])))
     if mem['swap_total_bytes']:
         st = classify(mem['swap_percent'], thresholds['swap_percent'])
         msg = 'Swap %g%% used of %d MiB%s' % (mem['swap_percent'], mem['swap_total_bytes'] // 1048576,
-                                              _level_message(st, thresholds['swap_percent']))
+                                              level_message(st, thresholds['swap_percent']))
     else:
         st, msg = 'ok', 'No swap configured'
     items.append(make_item('memory:swap', mem['swap_percent'], st, msg, unit='%',
@@ -494,14 +487,14 @@ def check_filesystems(collector, params, thresholds, fs_thresholds):
         items.append(make_item('disk:%s' % mount, usage['percent'], st,
                                'Filesystem %s is %g%% full, %d MiB free%s' % (
                                    mount, usage['percent'], usage['free_bytes'] // 1048576,
-                                   _level_message(st, pair)),
+                                   level_message(st, pair)),
                                unit='%', threshold=_pair(pair)))
         if usage['inode_percent'] is not None:
             ipair = thresholds['inode_percent']
             st = classify(usage['inode_percent'], ipair)
             items.append(make_item('inode:%s' % mount, usage['inode_percent'], st,
                                    'Filesystem %s uses %g%% of its inodes%s' % (
-                                       mount, usage['inode_percent'], _level_message(st, ipair)),
+                                       mount, usage['inode_percent'], level_message(st, ipair)),
                                    unit='%', threshold=_pair(ipair)))
         entry = dict(usage, mount=mount, device=device, fstype=fstype)
         metrics.append(entry)
@@ -657,7 +650,7 @@ def check_logs(module, params, thresholds, state):
                 spec['path'], partial_message(partial)), reason='unreadable', **figures))
             continue
         st = classify(result['matches'], pair)
-        level = _level_message(st, pair)
+        level = level_message(st, pair)
         if not partial:
             msg = '%d error lines in %s since the previous inspection%s' % (
                 result['matches'], spec['path'], level)
@@ -683,7 +676,7 @@ def check_logs(module, params, thresholds, state):
             elif result is not None:
                 st = classify(result['matches'], pair)
                 msg = '%d journal entries at priority %s or worse since the previous inspection%s' % (
-                    result['matches'], params['journal_priority'], _level_message(st, pair))
+                    result['matches'], params['journal_priority'], level_message(st, pair))
                 partial = result['partial'] or None
                 if partial:
                     st = worst([st, 'warning'])
