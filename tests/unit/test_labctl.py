@@ -1,0 +1,90 @@
+"""lab/labctl.py's inventory, without podman: what `make lab` users, molecule and the bench
+run their playbooks with."""
+
+import os
+import stat
+import sys
+
+import pytest
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'lab'))
+
+import labctl  # noqa: E402
+
+from ansible_collections.dialysis.ops.plugins.filter.dialysis import inspection_errors  # noqa: E402
+
+
+@pytest.fixture
+def written(tmp_path):
+    inventory = tmp_path / 'lab'
+    argv = ['inventory', '--inventory', str(inventory), '--prefix', 'utlab', '--base-port', '2640',
+            '--key', str(tmp_path / 'id_ed25519')]
+    assert labctl.main(argv) == 0
+    with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
+        data = yaml.safe_load(handle)['all']
+    return inventory, data, argv
+
+
+def test_groups_ports_and_hospital(written):
+    _inventory, data, _argv = written
+    children = data['children']
+    for group in ('hemodialysis', 'ckd', 'pd', 'app', 'db', 'interface'):
+        assert children[group]['hosts'], group
+    assert sorted(children['interface']['hosts']) == ['hd-if-01']
+    assert data['vars']['dialysis_hospital_id'] == 'lab'
+    hosts = data['hosts']
+    assert hosts['hd-db-01']['ansible_port'] == 2642 and hosts['hd-db-01']['ansible_host'] == '127.0.0.1'
+    assert data['vars']['lab_endpoints']['hd_if_01_mllp_his_adt'] == {
+        'host': '10.0.2.2', 'port': 2670, 'controller_host': '127.0.0.1'}
+
+
+def test_the_passwords_are_only_in_lab_env_and_kept_on_a_rerun(written):
+    inventory, _data, argv = written
+    env_file = inventory / 'lab.env'
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    passwords = labctl.read_env_file(str(env_file))
+    assert sorted(passwords) == sorted(labctl.PASSWORD_VARS) and all(len(v) >= 24 for v in passwords.values())
+    hosts_text = (inventory / 'hosts.yml').read_text(encoding='utf-8')
+    assert not any(v in hosts_text for v in passwords.values())
+    assert labctl.main(argv) == 0
+    assert labctl.read_env_file(str(env_file)) == passwords
+
+
+def test_the_clinical_settings_pass_the_inspections_validation(written):
+    """As the role's validation sees them: templated with the host's variables, as hostvars are."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    def trusted(value):   # as Ansible trusts the text of an inventory file
+        if isinstance(value, dict):
+            return dict((k, trusted(v)) for k, v in value.items())
+        if isinstance(value, list):
+            return [trusted(v) for v in value]
+        return trust_as_template(value) if isinstance(value, str) else value
+
+    _inventory, data, _argv = written
+    data = trusted(data)
+    loader = DataLoader()
+    hosts = []
+    for name, own in data['hosts'].items():
+        variables = dict(data['vars'], **own)
+        variables.update(inventory_hostname=name, lab_ro_password='x', lab_app_password='y')
+        hosts.append(Templar(loader=loader, variables=variables).template(variables))
+    assert inspection_errors(hosts, {}, {}, [], []) == []
+    db_checks = [h for h in hosts if h['inventory_hostname'] == 'hd-db-01'][0]['inspection_clinical']
+    assert db_checks['machine_data'][0]['silent_minutes'] == {'warning': 1, 'critical': 2}
+    db = data['hosts']['hd-db-01']['inspection_clinical']
+    assert [d['user'] for d in db['databases']] == ['dialysis_ro', 'dialysis_ro']
+    assert all(d['password'] == '{{ lab_ro_password }}' for d in db['databases'])
+    app = data['hosts']['hd-app-01']['inspection_clinical']
+    assert [e['name'] for e in app['endpoints']] == ['his-adt', 'lis-results', 'machine-gateway',
+                                                     'hemodialysis-db']
+
+
+def test_an_inventory_directory_labctl_did_not_write_is_refused(tmp_path):
+    foreign = tmp_path / 'mine'
+    foreign.mkdir()
+    (foreign / 'hosts.yml').write_text('all: {}\n')
+    assert labctl.main(['inventory', '--inventory', str(foreign)]) == 2
+    assert (foreign / 'hosts.yml').read_text() == 'all: {}\n'
