@@ -40,6 +40,7 @@ import sys
 
 from cases import CASES, Bench
 from common import BENCH_DIR, BenchError, say
+from labhosts import HOSTS as LAB_HOSTS
 
 
 def _terminate(signum, _frame):
@@ -48,7 +49,8 @@ def _terminate(signum, _frame):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='dialysis-ops benchmark (see bench/README.md)')
-    parser.add_argument('--hosts', type=int, default=int(os.environ.get('BENCH_HOSTS') or 50))
+    parser.add_argument('--hosts', type=int, default=int(os.environ.get('BENCH_HOSTS') or 0),
+                        help='bench hosts (default 50 in all: 47 beside the 3 lab hosts, 50 with --no-lab)')
     parser.add_argument('--rounds', type=int, default=int(os.environ.get('BENCH_ROUNDS') or 3))
     parser.add_argument('--base-port', type=int, default=int(os.environ.get('BENCH_BASE_PORT') or 2300),
                         help='host i gets SSH on 127.0.0.1:BASE+i (default 2300)')
@@ -68,6 +70,10 @@ def main(argv=None):
     parser.add_argument('--results-dir', default=os.path.join(BENCH_DIR, 'results'))
     args = parser.parse_args(argv)
     args.cases = [c for c in args.cases.upper() if c in CASES]
+    if not args.hosts:
+        # 50 hosts in all, as before the lab joined: more than ansible.cfg's forks (50)
+        # would add a second batch to every task and measure that instead.
+        args.hosts = 50 - len(LAB_HOSTS) if args.lab else 50
     if args.hosts < 1 or args.rounds < 1 or args.report_runs < 0:
         parser.error('--hosts and --rounds must be >= 1')
     signal.signal(signal.SIGINT, signal.default_int_handler)   # even if started with SIGINT ignored
