@@ -155,9 +155,11 @@ options:
     suboptions:
       in_shift:
         description:
-          - Whether it is now treatment hours for this host's system (the role works it out from the
-            system's shift calendar). Outside them a silent dialysis machine is not judged.
-          - Left out, treatment hours are assumed (fail safe).
+          - Whether it is now treatment hours for this host's system. Outside them a silent dialysis
+            machine is not judged.
+          - Left out, the action plugin of the same name works it out on the controller from the
+            host's C(dialysis_treatment_hours) (else the system's default calendar); the module alone
+            assumes treatment hours (fail safe).
         type: bool
       databases:
         description:
