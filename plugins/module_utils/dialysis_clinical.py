@@ -187,25 +187,17 @@ def validate_clinical(clinical, varname='inspection_clinical'):
             return None
         return name
 
-    out['machine_data'], names = [], set()
-    for where, entry in _entries(clinical, 'machine_data', varname, errors):
-        spec = {'name': _name(entry, where, names, errors), 'database': _database_of(entry, where),
-                'query': _text(entry, 'query', where, errors),
-                'silent_minutes': _pair(entry.get('silent_minutes'), DEFAULT_SILENT_MINUTES,
-                                        where + '.silent_minutes', errors)}
-        for key in sorted(set(entry) - set(spec)):
-            errors.append('%s: unknown key %r; expected name, database, query, silent_minutes' % (where, key))
-        out['machine_data'].append(spec)
-
-    out['queues'], names = [], set()
-    for where, entry in _entries(clinical, 'queues', varname, errors):
-        spec = {'name': _name(entry, where, names, errors), 'database': _database_of(entry, where),
-                'query': _text(entry, 'query', where, errors),
-                'thresholds': _pair(entry.get('thresholds'), DEFAULT_QUEUE_THRESHOLDS,
-                                    where + '.thresholds', errors)}
-        for key in sorted(set(entry) - set(spec)):
-            errors.append('%s: unknown key %r; expected name, database, query, thresholds' % (where, key))
-        out['queues'].append(spec)
+    # A query check: a named read-only query on one of the databases, held against a pair of levels.
+    for section, levels, default in (('machine_data', 'silent_minutes', DEFAULT_SILENT_MINUTES),
+                                     ('queues', 'thresholds', DEFAULT_QUEUE_THRESHOLDS)):
+        out[section], names = [], set()
+        for where, entry in _entries(clinical, section, varname, errors):
+            spec = {'name': _name(entry, where, names, errors), 'database': _database_of(entry, where),
+                    'query': _text(entry, 'query', where, errors),
+                    levels: _pair(entry.get(levels), default, '%s.%s' % (where, levels), errors)}
+            for key in sorted(set(entry) - set(spec)):
+                errors.append('%s: unknown key %r; expected name, database, query, %s' % (where, key, levels))
+            out[section].append(spec)
 
     out['endpoints'], names = [], set()
     for where, entry in _entries(clinical, 'endpoints', varname, errors):
