@@ -54,7 +54,10 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
     make_item,
     make_record,
 )
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import classify  # noqa: E402
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import (  # noqa: E402
+    classify,
+    level_message,
+)
 
 try:
     from zoneinfo import ZoneInfo
@@ -85,14 +88,6 @@ LOG_SAMPLES = {
                 '{ts} systemd[1]: tomcat9.service: Main process exited, code=killed, status=9/KILL'],
 }
 GIB = 1024 ** 3
-
-
-def level(status, pair):
-    if status == 'critical':
-        return ' (critical at %g)' % pair['critical']
-    if status == 'warning':
-        return ' (warning at %g)' % pair['warning']
-    return ''
 
 
 def iso(ts):
@@ -245,12 +240,13 @@ def build_record(model, template_record, when, rng):
     load5 = max(0.01, cpu / 100.0 * model.cores * rng.uniform(0.6, 1.2))
     per_core = round(load5 / model.cores, 2)
     st = classify(cpu, cpu_pair)
-    items.append(make_item('cpu:usage', cpu, st, 'CPU %g%% busy over 1s%s' % (cpu, level(st, cpu_pair)),
+    items.append(make_item('cpu:usage', cpu, st,
+                           'CPU %g%% busy over 1s%s' % (cpu, level_message(st, cpu_pair)),
                            unit='%', threshold=cpu_pair))
     st = classify(per_core, load_pair)
     items.append(make_item('cpu:load', per_core, st,
                            '5-minute load %.2f on %d cores = %.2f per core%s' % (
-                               load5, model.cores, per_core, level(st, load_pair)),
+                               load5, model.cores, per_core, level_message(st, load_pair)),
                            unit='per core', threshold=load_pair))
     top = copy.deepcopy((tmetrics.get('cpu') or {}).get('top_cpu') or [])
     names = {'app': ['java', 'nginx'], 'db': ['postgres', 'postgres'],
@@ -279,13 +275,14 @@ def build_record(model, template_record, when, rng):
     st = classify(mem_pct, mem_pair)
     items.append(make_item('memory:ram', mem_pct, st,
                            'Memory %g%% used of %d MiB%s' % (mem_pct, model.mem_total // 1048576,
-                                                            level(st, mem_pair)),
+                                                            level_message(st, mem_pair)),
                            unit='%', threshold=mem_pair))
     swap_pct = 0.0
     if model.swap_total:
         swap_pct = round(max(0.0, rng.gauss(3, 3) if mem_pct < 85 else rng.uniform(20, 70)), 1)
         st = classify(swap_pct, swap_pair)
-        msg = 'Swap %g%% used of %d MiB%s' % (swap_pct, model.swap_total // 1048576, level(st, swap_pair))
+        msg = 'Swap %g%% used of %d MiB%s' % (swap_pct, model.swap_total // 1048576,
+                                              level_message(st, swap_pair))
     else:
         st, msg = 'ok', 'No swap configured'
     items.append(make_item('memory:swap', swap_pct, st, msg, unit='%', threshold=swap_pair))
@@ -304,13 +301,13 @@ def build_record(model, template_record, when, rng):
         st = classify(pct, fpair)
         items.append(make_item('disk:%s' % fs['mount'], pct, st,
                                'Filesystem %s is %g%% full, %d MiB free%s' % (
-                                   fs['mount'], pct, free // 1048576, level(st, fpair)),
+                                   fs['mount'], pct, free // 1048576, level_message(st, fpair)),
                                unit='%', threshold=fpair))
         ipct = round(fs['inode_pct'], 1)
         st = classify(ipct, inode_pair)
         items.append(make_item('inode:%s' % fs['mount'], ipct, st,
                                'Filesystem %s uses %g%% of its inodes%s' % (
-                                   fs['mount'], ipct, level(st, inode_pair)),
+                                   fs['mount'], ipct, level_message(st, inode_pair)),
                                unit='%', threshold=inode_pair))
         inodes_total = int(fs['total'] // 16384)
         fs_metrics.append({'mount': fs['mount'], 'device': fs['device'], 'fstype': fs['fstype'],
@@ -368,11 +365,11 @@ def build_record(model, template_record, when, rng):
         lines = rng.randint(200, 40000) if name != 'journal' else rng.randint(10, 400)
         if name == 'journal':
             msg = '%d journal entries at priority err or worse since the previous inspection%s' % (
-                matches, level(st, log_pair))
+                matches, level_message(st, log_pair))
             item_id, unit = 'log:journal', 'entries'
         else:
             msg = '%d error lines in %s since the previous inspection%s' % (
-                matches, path, level(st, log_pair))
+                matches, path, level_message(st, log_pair))
             item_id, unit = 'log:%s' % name, 'lines'
         items.append(make_item(item_id, matches, st, msg, unit=unit, threshold=log_pair,
                                samples=samples or None))

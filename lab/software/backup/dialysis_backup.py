@@ -40,6 +40,17 @@ MARIADB_SYSTEM = {'mysql', 'information_schema', 'performance_schema', 'sys'}
 MARIADB_SOCKET = '/run/mysqld/mysqld.sock'
 
 
+def newest_of(cur, counts, newest, quote):
+    """The newest timestamp of the first configured (table, column) the backup holds, as
+    {table, column, value}; `quote` formats an identifier for the engine ('{}' or '`{}`')."""
+    for table, column in newest.items():
+        if table in counts:
+            cur.execute('SELECT max(%s) FROM %s' % (quote.format(column), quote.format(table)))
+            value = cur.fetchone()[0]
+            return {'table': table, 'column': column, 'value': value.isoformat() if value else None}
+    return None
+
+
 def log(message):
     print(f'dialysis-backup: {message}', file=sys.stderr, flush=True)
 
@@ -153,17 +164,7 @@ def pg_backup(db, directory, stamp, newest):
             for qualified, name in tables:
                 cur.execute(f'SELECT count(*) FROM {qualified}')
                 counts[name] = cur.fetchone()[0]
-            newest_record = None
-            for table, column in newest.items():
-                if table in counts:
-                    cur.execute(f'SELECT max({column}) FROM {table}')
-                    value = cur.fetchone()[0]
-                    newest_record = {
-                        'table': table,
-                        'column': column,
-                        'value': value.isoformat() if value else None,
-                    }
-                    break
+            newest_record = newest_of(cur, counts, newest, '{}')
             with open(partial, 'wb') as out:
                 done = subprocess.run(
                     ['pg_dump', '-Fc', f'--snapshot={snapshot}', '--dbname', db],
@@ -233,17 +234,7 @@ def my_counts(db, newest):
             for (name,) in cur.fetchall():
                 cur.execute(f'SELECT count(*) FROM `{name}`')
                 counts[name] = cur.fetchone()[0]
-            newest_record = None
-            for table, column in newest.items():
-                if table in counts:
-                    cur.execute(f'SELECT max(`{column}`) FROM `{table}`')
-                    value = cur.fetchone()[0]
-                    newest_record = {
-                        'table': table,
-                        'column': column,
-                        'value': value.isoformat() if value else None,
-                    }
-                    break
+            newest_record = newest_of(cur, counts, newest, '`{}`')
             cur.execute('COMMIT')
     finally:
         conn.close()
