@@ -96,7 +96,8 @@ GUARD_REFUSED = {'duty': 'restart', 'decision': 'refused', 'ticket': 'CHG-2026-0
                  'reasons': ['in_shift', 'treatments_running'], 'systems': GUARD_SYSTEMS,
                  'hosts': ['hd-app-01', 'hd-app-02', 'pd-app-01']}
 GUARD_OVERRIDDEN = dict(GUARD_REFUSED, decision='overridden', ticket='CHG-2026-0142',
-                        override={'reason': '数据库连接池耗尽，透析记录无法保存，必须立即重启', 'operator': '王工'})
+                        override={'reason': '数据库连接池耗尽，透析记录无法保存，必须立即重启',
+                                  'operator': '王工'})
 
 
 def write_guard_run(records, when, verdict):
