@@ -419,9 +419,13 @@ class CallbackModule(CallbackBase):
         else:
             if isinstance(res.get('record'), dict):
                 record = self._checked(redact_data(res['record']), refused)
-            elif isinstance(res.get('results'), list):
-                records = [self._checked(redact_data(r['record']), refused) for r in res['results']
-                           if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+            elif isinstance(res.get('results'), list) or isinstance(res.get('records'), list):
+                # A loop's results, each with its record; or a module that returns one record
+                # per object it checked in one call (backup_check: one per backup set).
+                found = [r['record'] for r in res.get('results') or []
+                         if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+                found += [r for r in res.get('records') or [] if isinstance(r, dict)]
+                records = [self._checked(redact_data(r), refused) for r in found]
                 records = [r for r in records if r is not None]
                 if records:
                     line['records'] = records
