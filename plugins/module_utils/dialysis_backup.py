@@ -61,7 +61,7 @@ DEFAULTS = {'rpo_hours': 26.0, 'size_drop_percent': 50.0, 'size_history': 7, 'mi
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 _KEYS = ('name', 'database', 'format', 'directory', 'pattern', 'rpo_hours', 'size_drop_percent',
          'size_history', 'min_history', 'retention_min', 'retention_max', 'last_run', 'verify',
-         'verify_timeout')
+         'verify_timeout', 'restore')
 DUMP_TRAILER = b'-- Dump completed'
 # The newest backup is left alone while a writer may still be at it.
 TAIL_BYTES = 4096
@@ -152,6 +152,11 @@ def validate_sets(sets, varname='backup_sets'):
         if not isinstance(verify, bool):
             errors.append('%s.verify: expected true or false, got %r' % (where, verify))
         spec['verify'] = verify
+        # The restore drill's settings of this set (roles/restore_drill checks them).
+        spec['restore'] = entry.get('restore') or {}
+        if not isinstance(spec['restore'], dict):
+            errors.append('%s.restore: expected a mapping of restore drill settings, got %r'
+                          % (where, spec['restore']))
         out.append(spec)
     return out, errors
 

@@ -92,6 +92,9 @@ options:
       verify_timeout:
         description: Seconds a structural verification may take (default 1800).
         type: int
+      restore:
+        description: The restore drill's settings of this set (roles/restore_drill); not used here.
+        type: dict
 '''
 
 EXAMPLES = r'''
@@ -152,6 +155,7 @@ def main():
                 last_run=dict(type='str'),
                 verify=dict(type='bool'),
                 verify_timeout=dict(type='int'),
+                restore=dict(type='dict'),
             )),
         ),
         supports_check_mode=True,

@@ -171,8 +171,10 @@ def inspection_model(store, ctx):
                      'feedback': '', 'resolution': '', 'engineer': '', 'lead': lead,
                      'status': '', 'anomaly_id': aid, '_class': 'r-missing',
                      '_system': entry['system'], '_status': 'missing'})
+    backups, backup_anomalies = backup_model(store, ctx)
+    anomalies.update(backup_anomalies)
     return {'rows': rows, 'anomalies': anomalies, 'hosts': hosts, 'not_inspected': not_inspected,
-            'changes': changes_model(store, ctx),
+            'changes': changes_model(store, ctx), 'backups': backups,
             'bad_lines': list(store.stats.get('bad_lines', []))}
 
 
@@ -248,6 +250,62 @@ def changes_model(store, ctx):
     for row in rows:
         row['time'] = row.pop('_when').strftime(TIME_FORMAT)
     return rows
+
+
+def backup_model(store, ctx):
+    """The period's backup checks (backup_check records, issue #10): one row per host and
+    backup set from its latest check (newest backup, its age and size, the findings in the
+    documents' words), and every finding of the period as an anomaly of the inspection
+    documents, with the same ids, feedback and resolution as any other. Check-mode runs
+    count: the check only reads."""
+    t, label, tz = ctx['t'], ctx['label'], ctx['tz']
+    latest, anomalies = {}, {}
+    for record in store.records(ctx['start'], ctx['end'], kind='backup_check'):
+        rctx = record['context']
+        host = rctx.get('host') or ''
+        when = parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz)
+        time_text = when.strftime(TIME_FORMAT)
+        system = record.get('system') if record.get('system') in SYSTEMS else 'shared'
+        set_name = record.get('set') or ''
+        key = (host, set_name)
+        if key not in latest or when >= latest[key][0]:
+            latest[key] = (when, record, system)
+        for item in record.get('items') or []:
+            status = _status(item)
+            if status not in ANOMALY_STATUSES:
+                continue
+            ident = str(item.get('item', ''))
+            aid = anomaly_id(label, host, ident)
+            description = t.describe(dict(item, status=status), tz=tz)
+            found = anomalies.get(aid)
+            if found is None:
+                anomalies[aid] = {'id': aid, 'host': host, 'system': system, 'item': ident,
+                                  'item_label': t.item_label(ident), 'severity': status,
+                                  'first_seen': time_text, 'last_seen': time_text, 'occurrences': 1,
+                                  'description': description}
+            else:
+                found['occurrences'] += 1
+                found['severity'] = _worse(found['severity'], status)
+                found['first_seen'] = min(found['first_seen'], time_text)
+                if time_text >= found['last_seen']:
+                    found['last_seen'], found['description'] = time_text, description
+    rows = []
+    for (host, set_name), (when, record, system) in sorted(latest.items()):
+        by_check = dict((str(i.get('item', '')).rsplit(':', 1)[-1], i) for i in record.get('items') or [])
+        age, size = by_check.get('age') or {}, by_check.get('size') or {}
+        findings = [t.describe(dict(i, status=_status(i)), tz=tz) for i in record.get('items') or []
+                    if _status(i) in ANOMALY_STATUSES]
+        status = record.get('status') if record.get('status') in SEVERITY_ORDER else 'error'
+        if not record.get('verified', True) and status == 'ok':
+            findings.append(t('backup_unverified'))
+        rows.append({'time': when.strftime(TIME_FORMAT), 'system': t.system(system), 'host': host,
+                     'set': set_name, 'database': record.get('database') or '',
+                     'newest': record.get('newest') or '',
+                     'age': _figure(age.get('value')), 'size': _figure(size.get('value')),
+                     'findings': t('sentence_join').join(findings) or t('backup_all_ok'),
+                     'result': t.result(status), '_system': system, '_status': status,
+                     '_class': 'r-' + status if status != 'ok' else ''})
+    return rows, anomalies
 
 
 def apply_annotations(model, t):

@@ -106,6 +106,17 @@ CHANGE_COLUMNS = [
     Column('ticket', 'col_ticket', 12),
     Column('operator', 'col_operator', 9),
 ]
+BACKUP_COLUMNS = [
+    Column('time', 'col_checked_at', 15),
+    Column('system', 'col_system', 13),
+    Column('host', 'col_host', 12),
+    Column('set', 'col_backup_set', 18),
+    Column('newest', 'col_backup_newest', 22),
+    Column('age', 'col_backup_age', 8, '0.0#', '0'),
+    Column('size', 'col_backup_size', 8, '0.0##', '0'),
+    Column('findings', 'col_backup_findings', 36),
+    Column('result', 'col_result', 8, status=True),
+]
 TREND_SERIES = (('disk', '#c0392b'), ('memory', '#2471a3'), ('cpu', '#229954'))
 
 
@@ -174,6 +185,9 @@ def report_sections(model, ctx):
                                empty=t('no_trend_data')))
     sections.append(Table(CHANGE_COLUMNS, model.get('changes') or [], title=t('sec_changes'),
                           sheet=t('sec_changes'), empty=t('no_changes')))
+    # Backup checks of the period (issue #10); their findings are also in the anomalies above.
+    sections.append(Table(BACKUP_COLUMNS, model.get('backups') or [], title=t('sec_backups'),
+                          sheet=t('sec_backups'), empty=t('no_backup_checks')))
     sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
     return sections
 
@@ -188,7 +202,8 @@ INSPECTION_REPORT = register(DocumentType(
     title=lambda ctx: 'monthly_title' if ctx['period'] == 'month' else 'quarterly_title',
     file_stem=lambda ctx: '%s-inspection-report' % (
         'monthly' if ctx['period'] == 'month' else 'quarterly'),
-    kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override'),
+    kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override',
+           'backup_check'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 

@@ -14,6 +14,10 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan impo
 __metaclass__ = type
 
 LANGUAGES = ('zh', 'en')
+# Item identifiers of the form <prefix>:<name>:<check> (backup_check: backup:<set>:age).
+COMPOUND_ITEMS = ('backup',)
+# Figures an item of these prefixes carries for its sentences (see _figures).
+FIGURE_FIELDS = {'backup': ('limit', 'drop_percent', 'median_mib', 'history', 'oldest_days', 'database')}
 
 CATALOGUE = {
     # document titles
@@ -313,6 +317,83 @@ CATALOGUE = {
     'unit_messages': ('条', 'messages'),
     'unit_machines': ('台', 'machines'),
     'unit_ms': ('毫秒', 'ms'),
+    # backups (backup_check, issue #10): items backup:<set>:<check>, reason sentences, units
+    'item_backup_age': ('备份时效 {arg}', 'Backup age {arg}'),
+    'item_backup_size': ('备份大小 {arg}', 'Backup size {arg}'),
+    'item_backup_checksum': ('备份校验和 {arg}', 'Backup checksum {arg}'),
+    'item_backup_structure': ('备份文件完整性 {arg}', 'Backup integrity {arg}'),
+    'item_backup_retention': ('备份保留 {arg}', 'Backup retention {arg}'),
+    'item_backup_job': ('备份任务 {arg}', 'Backup job {arg}'),
+    'desc_backup_age': ('备份集 {arg} 最新备份已 {value} 小时，超过恢复点目标（RPO）{limit} 小时',
+                        'Backup set {arg}: the newest backup is {value} h old, beyond the RPO of {limit} h'),
+    'reason_backup_age_too_old': ('备份集 {arg} 最新备份已 {value} 小时，超过恢复点目标（RPO）{limit} 小时',
+                                  'Backup set {arg}: the newest backup is {value} h old, beyond the RPO of '
+                                  '{limit} h'),
+    'reason_backup_age_no_backup': ('备份集 {arg} 没有任何备份文件', 'Backup set {arg} holds no backup'),
+    'reason_backup_age_no_directory': ('备份集 {arg} 的备份目录 {path} 不存在',
+                                       'Backup set {arg}: the directory {path} does not exist'),
+    'reason_backup_size_size_drop': ('备份集 {arg} 最新备份 {value} MiB，比此前 {history} 份备份的中位数 '
+                                     '{median_mib} MiB 小 {drop_percent}%（超过 {limit}%），'
+                                     '可能是不完整的备份',
+                                     'Backup set {arg}: the newest backup is {value} MiB, {drop_percent}% '
+                                     'smaller than the median of the previous {history} ({median_mib} MiB; '
+                                     'more than {limit}%): possibly a half-empty backup'),
+    'reason_backup_size_empty': ('备份集 {arg} 最新备份为空文件',
+                                 'Backup set {arg}: the newest backup is empty'),
+    'reason_backup_size_short_history': ('备份集 {arg} 历史备份不足，未比较大小',
+                                         'Backup set {arg}: too few earlier backups to compare the size'),
+    'reason_backup_checksum_checksum_mismatch': ('备份集 {arg} 最新备份的 sha256 校验和与清单不符',
+                                                 'Backup set {arg}: the sha256 of the newest backup does not '
+                                                 'match its manifest'),
+    'reason_backup_checksum_no_manifest': ('备份集 {arg} 最新备份没有校验和清单（.sha256）',
+                                           'Backup set {arg}: the newest backup has no checksum manifest '
+                                           '(.sha256)'),
+    'reason_backup_checksum_bad_manifest': ('备份集 {arg} 的校验和清单格式不正确',
+                                            'Backup set {arg}: the checksum manifest is malformed'),
+    'reason_backup_structure_truncated': ('备份集 {arg} 最新备份不完整（文件被截断，无法完整读取）',
+                                          'Backup set {arg}: the newest backup is truncated (it cannot be '
+                                          'read to its end)'),
+    'reason_backup_structure_corrupt': ('备份集 {arg} 最新备份已损坏，无法读取',
+                                        'Backup set {arg}: the newest backup is damaged and cannot be read'),
+    'reason_backup_structure_tool_missing': ('备份集 {arg} 无法校验：主机上没有所需的数据库工具',
+                                             'Backup set {arg} cannot be verified: the database tool is not '
+                                             'installed on the host'),
+    'reason_backup_structure_unverified': ('备份集 {arg}（SQL Server .bak）仅登记，未做结构校验',
+                                           'Backup set {arg} (SQL Server .bak) is listed but not verified'),
+    'reason_backup_structure_not_configured': ('备份集 {arg} 未配置结构校验',
+                                               'Backup set {arg}: structural verification is switched off'),
+    'reason_backup_retention_retention_short': ('备份集 {arg} 仅保留 {value} 份备份，少于要求',
+                                                'Backup set {arg} keeps only {value} backups'),
+    'reason_backup_retention_retention_exceeded': ('备份集 {arg} 保留了 {value} 份备份，超过保留策略，'
+                                                   '最早的已 {oldest_days} 天',
+                                                   'Backup set {arg} keeps {value} backups, more than its '
+                                                   'retention; the oldest is {oldest_days} days old'),
+    'reason_backup_job_job_failed': ('备份集 {arg} 的备份任务最近一次执行失败',
+                                     'Backup set {arg}: the last run of the backup job failed'),
+    'reason_backup_job_no_job_report': ('备份集 {arg} 的备份任务没有运行记录（last-run.json）',
+                                        'Backup set {arg}: the backup job left no report (last-run.json)'),
+    'reason_backup_job_bad_job_report': ('备份集 {arg} 的备份任务运行记录无法解析',
+                                         'Backup set {arg}: the backup job\'s report cannot be read'),
+    'sec_backups': ('备份检查', 'Backup checks'),
+    'no_backup_checks': ('本期没有备份检查记录。', 'No backup check in this period.'),
+    'col_checked_at': ('检查时间 ({tz})', 'Checked at ({tz})'),
+    'col_backup_set': ('备份集', 'Backup set'),
+    'col_backup_newest': ('最新备份', 'Newest backup'),
+    'col_backup_age': ('时效（小时）', 'Age (h)'),
+    'col_backup_size': ('大小（MiB）', 'Size (MiB)'),
+    'col_backup_findings': ('检查发现', 'Findings'),
+    'backup_all_ok': ('时效、大小、校验和、完整性、保留均正常',
+                      'Age, size, checksum, integrity and retention normal'),
+    'backup_unverified': ('未做结构校验（SQL Server 备份）', 'Structure not verified (SQL Server backup)'),
+    'value_match': ('一致', 'matches'),
+    'value_mismatch': ('不一致', 'does not match'),
+    'value_missing': ('缺失', 'missing'),
+    'value_valid': ('完整', 'valid'),
+    'value_invalid': ('不完整或损坏', 'incomplete or damaged'),
+    'value_not_verified': ('未校验', 'not verified'),
+    'unit_h': ('小时', 'h'),
+    'unit_MiB': ('MiB', 'MiB'),
+    'unit_backups': ('份', 'backups'),
 }
 
 
@@ -342,6 +423,10 @@ class Translator(object):
         if ('item_' + item) in CATALOGUE:
             return item, ''
         prefix, arg = item.partition(':')[::2]
+        if prefix in COMPOUND_ITEMS and ':' in arg:
+            # backup:<set>:<check> -> ('backup_<check>', '<set>'): the check picks the sentence
+            arg, check = arg.rsplit(':', 1)
+            return '%s_%s' % (prefix, check), arg
         return prefix, arg
 
     def item_label(self, item):
@@ -400,6 +485,7 @@ class Translator(object):
         fields = {'arg': arg, 'item': self.item_label(ident), 'result': self.result(status),
                   'path': item.get('path') or _path_in(item) or arg,
                   'target': item.get('target') or '', 'value': self.value_text(value)}
+        fields.update(_figures(item, FIGURE_FIELDS.get(key.partition('_')[0], ())))
         if reason:
             for candidate in ('reason_%s_%s' % (key, reason), 'reason_%s' % reason):
                 if candidate in CATALOGUE:
@@ -490,6 +576,26 @@ def implied_reason(key, status, value):
     if key in ('disk', 'inode') and value is None:
         return 'unreadable'
     return None
+
+
+def _figures(item, names):
+    """Figures an item carries beside its value (backup_check: ``drop_percent``...), as
+    the sentences of its reasons print them; a threshold's levels as ``limit``."""
+    out = {}
+    for name in names:
+        if name == 'limit':
+            threshold = item.get('threshold')
+            level = threshold.get('critical', threshold.get('warning')) if isinstance(threshold, dict) \
+                else threshold
+            out['limit'] = format_number(level)
+        elif name.endswith('_mib'):
+            raw = item.get(name[:-4] + '_bytes')
+            numeric = isinstance(raw, (int, float))
+            out[name] = ('%.2f' % (raw / 1048576.0)).rstrip('0').rstrip('.') if numeric else ''
+        else:
+            raw = item.get(name)
+            out[name] = format_number(raw) if isinstance(raw, (int, float)) else ('' if raw is None else raw)
+    return out
 
 
 def _path_in(item):
