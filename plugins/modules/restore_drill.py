@@ -212,8 +212,10 @@ def main():
     if record['outcome'] == 'refused':
         module.fail_json(msg='Restore drill refused: %s' % record.get('reason', 'see the record'), **result)
     if record['outcome'] not in ('ok',) and not (module.check_mode and record['outcome'] == 'not_done'):
+        problems = [i['message'] for i in record['items'] if i['status'] in ('critical', 'error')]
         module.fail_json(msg='Restore drill of %s did not succeed (%s): %s' % (
-            record['set'], record['outcome'], record.get('reason') or 'see the record'), **result)
+            record['set'], record['outcome'], '; '.join(problems)[:1500] or record.get('reason')
+            or 'see the record'), **result)
     module.exit_json(**result)
 
 
