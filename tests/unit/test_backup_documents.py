@@ -8,11 +8,14 @@ import re
 
 import pytest
 from test_backup_check import DUMP, NOW, backup, fake_run, gz, history, spec, which
-from test_documents import english_words, texts_of
+from test_restore_drill import FakeEngine, backup_dir  # noqa: F401 (a fixture)
+from test_restore_drill import params as drill_params
+from test_documents import english_words, layout_problems, texts_of
 from test_report import TZ, inspection_record, write_run
 from test_report import params as report_params
 
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_backup as db
+from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_restore as dr
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import build_report
 
 
@@ -70,3 +73,68 @@ def test_backup_findings_are_in_the_monthly_report(built):
     for name in ('pd-small', 'pd-dump', 'pd-20261201T020000Z.sql.gz'):
         text = text.replace(name, '')
     assert not english_words(text)
+
+
+@pytest.fixture
+def drilled(tmp_path, templates, backup_dir):
+    """A month with backup checks and four drills: one success, one whose index check failed,
+    one timed out (recorded by the cleanup step) and one refused at the production name."""
+    sets = tmp_path / 'backups'
+    sets.mkdir()
+    history(sets)
+    found = [db.check_set(spec(sets, name='pd-dump', rpo_hours=12), 'pd', fake_run(), which, NOW)]
+    records = tmp_path / 'records'
+    write_backup_run(records, datetime.datetime(2026, 11, 10, 3, 0, tzinfo=TZ), 'pd-db-01', found)
+    engine = FakeEngine
+    ok, _c = dr.run_drill(drill_params(backup_dir), lambda _e: engine())
+    bad, _c = dr.run_drill(drill_params(backup_dir), lambda _e: engine(
+        failures=[('patient_pkey', 'invalid page in block 1 of relation base/1/2')]))
+    timed, _d = dr.cleanup(drill_params(backup_dir, unfinished='timed out: Job reached maximum time limit'),
+                           lambda _e: engine())
+    refused, _c = dr.run_drill(drill_params(backup_dir, target='hemodialysis'), lambda _e: engine())
+    for day, record in ((11, ok), (12, bad), (13, timed[0]), (14, refused)):
+        write_backup_run(records, datetime.datetime(2026, 11, day, 3, 0, tzinfo=TZ), 'hd-db-01', [record])
+    out = {}
+    for language in ('zh', 'en'):
+        params = report_params(tmp_path, language=language, formats=['html', 'xlsx', 'pdf', 'docx'],
+                               documents=['backup_check_record', 'restore_drill_record'])
+        out[language] = build_report(params, templates)
+    return out
+
+
+def test_backup_and_drill_records_are_documents_of_the_family(drilled):
+    zh = texts_of(drilled['zh']['paths'])
+    en = texts_of(drilled['en']['paths'])
+    assert set(zh) == set('%s.%s' % (d, f) for d in ('backup_check_record', 'restore_drill_record')
+                          for f in ('html', 'xlsx', 'pdf', 'docx'))
+    for key, text in zh.items():
+        flat = re.sub(r'\s+', '', text)
+        title = '备份检查记录' if key.startswith('backup') else '恢复演练记录'
+        assert title in flat and '签字确认' in flat, key
+        assert '恢复演练4次，成功1次，未成功3次' in flat, key
+        cleaned = re.sub(r'pd-2026\d{4}T\d{6}Z\.sql\.gz', '', text)
+        for name in ('pd-dump', 'hemodialysis-pg_dump', 'hemodialysis-20261201T020000Z.dump', 'RTO',
+                     'RPO', 'pd-20261201T020000Z.sql.gz', 'hemodialysis', 'MiB', 'CHG-1', 'patient_pkey'):
+            cleaned = cleaned.replace(name, '')
+        # file names (a PDF cell may wrap them) are not sentences
+        words = [w for w in english_words(cleaned) if w.split(' ')[0] not in ('dump', 'sql', 'gz', 'zst')]
+        assert not words, (key, sorted(words)[:10])
+    drills = re.sub(r'\s+', '', zh['restore_drill_record.html'])
+    for words in ('成功', '失败', '超时未完成', '已拒绝（目标为生产库）', '完整性校验失败1项',
+                  '演练目标hemodialysis是生产库，已拒绝', '的演练超出时间预算，已中止'):
+        assert words in drills, words
+    # Only the one drill that ran to its end with nothing critical reads as a success.
+    assert drills.count('成功') - drills.count('未成功') == 2   # the row and the summary sentence
+    checks = re.sub(r'\s+', '', zh['backup_check_record.html'])
+    assert '备份集pd-dump最新备份已' in checks and '超过恢复点目标（RPO）12小时' in checks
+    assert 'Timed out' in en['restore_drill_record.html'] and 'Refused (production target)' in \
+        en['restore_drill_record.html']
+
+
+@pytest.mark.parametrize('language', ['zh', 'en'])
+def test_backup_document_pdfs_have_no_overprint_and_nothing_clipped(drilled, language):
+    pdfs = [p for k, p in drilled[language]['paths'].items() if k.endswith('.pdf')]
+    assert len(pdfs) == 2
+    for path in pdfs:
+        problems = layout_problems(path)
+        assert not problems, '%s:\n%s' % (os.path.basename(path), '\n'.join(problems[:20]))
