@@ -8,11 +8,11 @@ import re
 
 import pytest
 from test_backup_check import DUMP, NOW, backup, fake_run, gz, history, spec, which
-from test_restore_drill import FakeEngine, backup_dir  # noqa: F401 (a fixture)
-from test_restore_drill import params as drill_params
 from test_documents import english_words, layout_problems, texts_of
 from test_report import TZ, inspection_record, write_run
 from test_report import params as report_params
+from test_restore_drill import FakeEngine, backup_dir  # noqa: F401 (a fixture)
+from test_restore_drill import params as drill_params
 
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_backup as db
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_restore as dr
