@@ -11,7 +11,7 @@ from test_backup_check import DUMP, NOW, backup, fake_run, gz, history, spec, wh
 from test_documents import english_words, layout_problems, texts_of
 from test_report import TZ, inspection_record, write_run
 from test_report import params as report_params
-from test_restore_drill import FakeEngine, backup_dir  # noqa: F401 (a fixture)
+from test_restore_drill import FakeEngine
 from test_restore_drill import params as drill_params
 
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_backup as db
@@ -76,9 +76,15 @@ def test_backup_findings_are_in_the_monthly_report(built):
 
 
 @pytest.fixture
-def drilled(tmp_path, templates, backup_dir):
+def drilled(tmp_path, templates):
     """A month with backup checks and four drills: one success, one whose index check failed,
     one timed out (recorded by the cleanup step) and one refused at the production name."""
+    backup_dir = tmp_path / 'pg'
+    backup_dir.mkdir()
+    (backup_dir / 'hemodialysis-20261201T020000Z.dump').write_bytes(b'PGDMP' + b'x' * 1000)
+    (backup_dir / 'hemodialysis-20261201T020000Z.counts.json').write_text(json.dumps({
+        'tables': {'patient': 120, 'machine_reading': 2000}, 'taken_at': '2026-12-01T02:00:00+00:00',
+        'newest': {'table': 'machine_reading', 'column': 'recorded_at', 'value': 'x'}}))
     sets = tmp_path / 'backups'
     sets.mkdir()
     history(sets)
