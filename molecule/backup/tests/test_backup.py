@@ -8,6 +8,7 @@ running). Database work on hd-db-01 runs as postgres (peer) and MariaDB's root (
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -225,7 +226,8 @@ def test_a_drill_pointed_at_the_production_database_is_refused():
     rows = psql('hemodialysis', 'SELECT count(*) FROM machine_reading')
     proc, found = drill({'restore_drill_target': 'hemodialysis', 'restore_drill_only': [PG_SET]})
     assert proc.returncode != 0
-    assert 'hemodialysis is a production database' in proc.stdout
+    output = re.sub(r'\x1b\[[0-9;]*m', '', proc.stdout + proc.stderr)
+    assert 'hemodialysis is a production database' in output, output[-3000:]
     refused = [r for r in found if r.get('outcome') == 'refused']
     assert refused and not [r for r in found if r.get('outcome') == 'ok'], found
     assert psql('hemodialysis', 'SELECT count(*) FROM machine_reading') >= rows
