@@ -195,6 +195,17 @@ def test_a_dump_much_smaller_than_its_history_is_flagged_alone(pristine):
     assert size['reason'] == 'size_drop' and size['drop_percent'] > 50
 
 
+def test_check_mode_checks_the_same_and_changes_nothing():
+    before = os.listdir(RECORDS)
+    listing = sh('find %s -printf "%%p %%s %%T@\\n" | sort' % ROOT)
+    proc = guard_lab.run_playbook('backup_check.yml', check=True)
+    recap = re.sub(r'\x1b\[[0-9;]*m', '', proc.stdout)
+    assert proc.returncode == 0 and 'changed=0' in recap and 'changed=1' not in recap, recap[-2000:]
+    found = records(files_of_run(before), 'backup_check')
+    assert len(found) == 3 and all(r['status'] == 'ok' for r in found)
+    assert sh('find %s -printf "%%p %%s %%T@\\n" | sort' % ROOT) == listing
+
+
 # -- restore drills -----------------------------------------------------------------------
 
 def drill(extra=None):
@@ -220,6 +231,16 @@ def test_a_restore_drill_of_each_engine_restores_checks_and_cleans_up():
     assert 'phase' in proc.stdout and 's elapsed' in proc.stdout     # progress was printed
     assert scratch_databases() == []
     assert psql('hemodialysis', 'SELECT count(*) FROM patient') == rows
+
+
+def test_a_drill_in_check_mode_restores_nothing_and_is_no_success():
+    before = os.listdir(RECORDS)
+    proc, _verdicts, _overrides = guard_lab.allowed_run('restore_drill.yml', check=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    found = records(files_of_run(before), 'restore_drill')
+    assert sorted(r['set'] for r in found) == [IE_SET, PG_SET]
+    assert all(r['outcome'] == 'not_done' for r in found), [r['outcome'] for r in found]
+    assert scratch_databases() == []
 
 
 def test_a_drill_pointed_at_the_production_database_is_refused():
