@@ -492,10 +492,10 @@ def check_set(spec, system, run_command, get_bin_path, now=None):
     else:
         drop = round(100.0 * (1.0 - newest['size'] / med), 1)
         status = 'critical' if drop > spec['size_drop_percent'] else 'ok'
+        text = 'Newest backup is %d bytes, %s%g %% against the median of the previous %d (%d bytes)' % (
+            newest['size'], '-' if drop >= 0 else '+', abs(drop), len(history), med)
         items.append(make_item(
-            prefix + 'size', size_mib, status, 'Newest backup is %d bytes, %s%g %% against the median of the '
-            'previous %d (%d bytes)' % (newest['size'], '-' if drop >= 0 else '+', abs(drop), len(history),
-                                       med),
+            prefix + 'size', size_mib, status, text,
             unit='MiB', threshold={'critical': spec['size_drop_percent']},
             reason='size_drop' if status != 'ok' else None, bytes=newest['size'], median_bytes=int(med),
             drop_percent=drop, history=len(history), **common))

@@ -80,7 +80,7 @@ def items(record):
 
 
 def history(directory, sizes=(1, 1, 1), fmt='pd-2026112%dT020000Z.sql.gz', data=DUMP):
-    for n, _ in enumerate(sizes):
+    for n in range(len(sizes)):
         backup(directory, fmt % n, gz(data), 24 * (len(sizes) - n) + 1)
 
 
@@ -191,6 +191,7 @@ def test_sidecars_and_hidden_partials_are_not_backups(tmp_path):
 
 def test_retention_count_and_oldest(tmp_path):
     history(tmp_path, sizes=(1,) * 8)
+
     def retention_of(**kw):
         return items(db.check_set(spec(tmp_path, **kw), 'pd', fake_run(), which, NOW))['retention']
     retention = retention_of(retention_max=7)
