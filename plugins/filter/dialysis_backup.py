@@ -46,7 +46,26 @@ def backup_problems(hosts_vars, result_var='backup_check_result'):
     return out
 
 
+def drill_selection_errors(hosts_vars, only=None):
+    """Why a restore drill run would drill nothing it was asked to: no host of the play holds a
+    set with restore settings, or a set named in ``only`` (restore_drill_only) is not one of
+    them. [] when every wanted set is drillable somewhere."""
+    known = set()
+    for hv in hosts_vars:
+        for entry in hv.get('dialysis_backup_sets') or []:
+            if isinstance(entry, dict) and isinstance(entry.get('restore'), dict):
+                known.add(entry.get('name'))
+    if not known:
+        return ['no host of this play has a backup set with restore settings '
+                '(dialysis_backup_sets[].restore): there is nothing to drill']
+    unknown = sorted(set(only or []) - known)
+    if unknown:
+        return ['restore_drill_only: %s is not a backup set with restore settings on any host of this play '
+                '(expected one of %s)' % (', '.join(unknown), ', '.join(sorted(known)))]
+    return []
+
+
 class FilterModule(object):
     def filters(self):
         return {'backup_set_errors': backup_set_errors, 'backup_findings': backup_findings,
-                'backup_problems': backup_problems}
+                'backup_problems': backup_problems, 'drill_selection_errors': drill_selection_errors}

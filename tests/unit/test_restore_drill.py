@@ -201,3 +201,11 @@ def test_unsupported_format_is_not_done(tmp_path):
 def test_counts_file_beside_each_kind_of_backup():
     assert dr.counts_file('/b/ie-20261201T020000Z.sql.zst', 'ie') == '/b/ie-20261201T020000Z.counts.json'
     assert dr.counts_file('/b/hd-20261201T020000Z.dump', 'hd') == '/b/hd-20261201T020000Z.counts.json'
+
+
+def test_a_selection_that_drills_nothing_is_refused():
+    from dialysis_backup import drill_selection_errors
+    hosts = [{'dialysis_backup_sets': [{'name': 'hd', 'restore': {}}, {'name': 'phys'}]}, {}]
+    assert drill_selection_errors(hosts) == [] and drill_selection_errors(hosts, ['hd']) == []
+    assert 'phys is not a backup set with restore settings' in drill_selection_errors(hosts, ['phys'])[0]
+    assert 'nothing to drill' in drill_selection_errors([{}, {'dialysis_backup_sets': [{'name': 'x'}]}])[0]
