@@ -76,6 +76,10 @@ TOPOLOGY = [
          services=['dialysis-interface.service']),
     Host('ckd-db-01', 'ckd', ('app', 'db'), 4, {5432: 22}, postgresql=['ckd']),
     Host('pd-db-01', 'pd', ('app', 'db'), 5, {3306: 23}, mariadb=['pd']),
+    # The second application host (rolling restarts, patches, upgrades one host at a time):
+    # the service only; the collector runs once per unit, on hd-app-01.
+    Host('hd-app-02', 'hemodialysis', ('app',), 6, {8080: 11},
+         services=['dialysis-service.service']),
 ]
 BY_NAME = dict((h.name, h) for h in TOPOLOGY)
 SYSTEMS = ('hemodialysis', 'ckd', 'pd')
@@ -195,7 +199,7 @@ def host_vars(host, base, hosts, key):
         hv['lab_mariadb_databases'] = host.mariadb
     # Where the lab's software on this host finds its databases (another host's
     # published port, through the machine's loopback).
-    if host.name in ('hd-app-01',) and 'hd-db-01' in names:
+    if 'dialysis-service.service' in host.services and 'hd-db-01' in names:
         hv['lab_service_database'] = {'host': HOST_LOOPBACK, 'port': base + 20, 'dbname': 'hemodialysis'}
     hv.update(clinical_vars(host))
     return hv
@@ -217,6 +221,7 @@ def inventory(prefix, base, hosts, key):
     parts = {'lab_postgresql': [h for h in hosts if h.postgresql],
              'lab_mariadb': [h for h in hosts if h.mariadb],
              'lab_service': [h for h in hosts if 'dialysis-service.service' in h.services],
+             'lab_collector': [h for h in hosts if 'dialysis-collector.service' in h.services],
              'lab_interface': [h for h in hosts if 'dialysis-interface.service' in h.services]}
     for group, members in parts.items():
         children[group] = {'hosts': dict((h.name, None) for h in members)}
@@ -599,7 +604,7 @@ def main(argv=None):
     shape.add_argument('--base-port', type=int, default=2240,
                        help='base of the published ports (default 2240)')
     shape.add_argument('--hosts', default=','.join(h.name for h in TOPOLOGY),
-                       help='comma-separated hosts of the topology (default all five)')
+                       help='comma-separated hosts of the topology (default all of them)')
     shape.add_argument('--key', default=default_key(), help='SSH private key (default: the test key)')
     up = sub.add_parser('up', parents=[common, shape], help='start, inventory and provision the lab')
     up.add_argument('--size', type=int, help='rows of the generated data (provision variable lab_size)')
