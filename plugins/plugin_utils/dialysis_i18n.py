@@ -272,6 +272,36 @@ CATALOGUE = {
     'unit_messages': ('条', 'messages'),
     'unit_machines': ('台', 'machines'),
     'unit_ms': ('毫秒', 'ms'),
+    # patching (issue #11, R12: roles/patch, pending_updates): items, reasons, values
+    'item_package': ('软件包 {arg}', 'Package {arg}'),
+    'item_patch:reboot': ('补丁后重启', 'Reboot after patching'),
+    'item_patch:services': ('补丁后重启的服务', 'Services restarted after patching'),
+    'item_patch:downtime': ('补丁影响时长', 'Patch downtime'),
+    'item_patch:outcome': ('补丁结果', 'Patch outcome'),
+    'item_health:before': ('变更前健康检查', 'Health check before the change'),
+    'item_health:after': ('变更后健康检查', 'Health check after the change'),
+    'desc_health:before': ('变更前健康检查未通过', 'The health check before the change failed'),
+    'desc_health:after': ('变更后健康检查未通过', 'The health check after the change failed'),
+    'reason_package_applied': ('软件包 {arg} 已更新（{value}）', 'Package {arg} updated ({value})'),
+    'reason_package_pending': ('软件包 {arg} 有待安装的更新（{value}）',
+                               'Package {arg} has an update pending ({value})'),
+    'reason_package_not_applied': ('软件包 {arg} 的更新未安装（{value}）',
+                                   'The update of package {arg} was not applied ({value})'),
+    'reason_package_other_version': ('软件包 {arg} 的安装版本与预期不符（{value}）',
+                                     'Package {arg} is not at the expected version ({value})'),
+    'reason_rebooted': ('补丁后已重启', 'Rebooted after patching'),
+    'reason_reboot_not_required': ('系统未提示需要重启', 'No reboot needed'),
+    'reason_reboot_pending': ('系统提示需要重启，本次未重启',
+                              'The system needs a reboot that this run did not do'),
+    'reason_services_unknown': ('无法判断哪些服务使用了已更新的库'
+                                '（主机未安装 needrestart 或 needs-restarting）',
+                                'Which services use the updated libraries cannot be told (no needrestart or '
+                                'needs-restarting on the host)'),
+    'reason_no_health_check': ('未配置健康检查（{item}）', 'No health check configured ({item})'),
+    'reason_patch_failed': ('补丁安装失败，已停止后续主机的补丁', 'Patching failed; the rollout was stopped'),
+    'value_applied': ('已安装', 'applied'),
+    'value_nothing_pending': ('无待安装更新', 'nothing pending'),
+    'value_would_apply': ('待安装（检查模式）', 'would apply (check mode)'),
 }
 
 

@@ -325,3 +325,31 @@ def test_reboot_needed_but_not_done_is_a_warning(capsys, monkeypatch):
     record = run(capsys, monkeypatch, apt_host(), {'report': report})['record']
     assert items(record)['patch:reboot']['status'] == 'warning'
     assert items(record)['patch:reboot']['reason'] == 'reboot_pending'
+
+
+def test_every_item_and_reason_of_a_patch_record_reads_in_both_languages(capsys, monkeypatch):
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator
+    reports = [
+        {'updates': [DUMMY, LIBSSL], 'applied': True, 'reboot_required': True, 'health_before': True,
+         'health_after': False, 'downtime_seconds': 1.0},
+        {'updates': [dict(LIBSSL, to='9', **{'from': '1'})], 'applied': True, 'rebooted': True,
+         'reboot_seconds': 3.0,
+         'services_known': True, 'restarted_services': ['a.service']},
+        {'updates': [DUMMY], 'check_mode': True},
+        {'updates': [DUMMY], 'failure': 'x', 'health_before': False},
+        {'updates': [], 'applied': False},
+    ]
+    seen = set()
+    for report in reports:
+        for item in run(capsys, monkeypatch, apt_host(), {'report': report})['record']['items']:
+            seen.add((item['item'].split(':')[0], item.get('reason'), item['status']))
+            for language in ('zh', 'en'):
+                t = Translator(language)
+                assert t.item_label(item['item']) != item['item'], item['item']
+                if item['status'] != 'ok' or item.get('reason'):
+                    label, result = t.item_label(item['item']), t.result(item['status'])
+                    generic = t('desc_generic', item=label, result=result)
+                    assert t.describe(item) != generic, (language, item)
+    reasons = set(r for _k, r, _s in seen if r)
+    assert reasons >= {'applied', 'pending', 'not_applied', 'other_version', 'rebooted', 'reboot_pending',
+                       'reboot_not_required', 'services_unknown', 'no_health_check', 'patch_failed'}
