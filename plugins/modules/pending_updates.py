@@ -523,7 +523,7 @@ def build_record(system, report, installed, manager):
     if rebooted:
         items.append(make_item('patch:reboot', True, 'ok', 'Rebooted in %ss' % seconds, reason='rebooted',
                                required=required, seconds=seconds))
-    elif required and not check_mode:
+    elif required:
         items.append(make_item('patch:reboot', False, 'warning',
                                'The system needs a reboot that this run did not do', reason='reboot_pending',
                                required=True))
@@ -545,7 +545,7 @@ def build_record(system, report, installed, manager):
     for when in ('before', 'after'):
         healthy = report.get('health_%s' % when)
         if healthy is None:
-            if when == 'before' or applied:
+            if applied:
                 items.append(make_item('health:%s' % when, None, 'skipped',
                                        'No health check %s patching' % when, reason='no_health_check'))
         else:

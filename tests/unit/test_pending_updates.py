@@ -302,7 +302,10 @@ def test_record_of_a_check_mode_run_and_of_nothing_pending(capsys, monkeypatch):
     found = items(record)
     assert found['package:dialysis-dummy']['reason'] == 'pending'
     assert found['patch:outcome']['value'] == 'would_apply'
-    assert 'patch:downtime' not in found and 'health:after' not in found
+    assert 'patch:downtime' not in found and 'health:before' not in found and 'health:after' not in found
+    record = run(capsys, monkeypatch, apt_host(), {'report': {'updates': [DUMMY], 'check_mode': True,
+                                                              'reboot_required': True}})['record']
+    assert items(record)['patch:reboot']['reason'] == 'reboot_pending'   # the system needs one already
     assert not any(argv[0] == 'dpkg-query' for argv in host.ran)
     record = run(capsys, monkeypatch, apt_host(), {'report': {'updates': []}})['record']
     assert items(record)['patch:outcome']['value'] == 'nothing_pending' and record['status'] == 'ok'

@@ -2,10 +2,11 @@
 """Build the patch scenario's dummy package and a flat apt repository (standard library
 and dpkg-deb only, on the controller).
 
-    make_repo.py OUTDIR VERSION [VERSION ...]
+    make_repo.py OUTDIR VERSION [VERSION ...] [--with DIR]
 
-writes OUTDIR/dialysis-dummy_<version>_all.deb for every version, and the flat
-repository's index beside them: Packages, Packages.gz and Release (Origin
+writes OUTDIR/dialysis-dummy_<version>_all.deb for every version, copies the .deb
+files of DIR (--with: Debian's own packages the hosts need from this repository),
+and writes the flat repository's index of every .deb in OUTDIR: Packages, Packages.gz and Release (Origin
 dialysis-lab, Suite dialysis-lab-security, so apt files the update as a security
 update). Hosts use it as `deb [trusted=yes] file:/srv/dialysis-repo ./`. Deterministic:
 the same versions give the same bytes, so copying it again changes nothing."""
@@ -13,6 +14,7 @@ the same versions give the same bytes, so copying it again changes nothing."""
 import gzip
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,21 +59,33 @@ def build_deb(outdir, version):
     return path
 
 
-def stanza(deb, version):
+def stanza(deb):
+    """The Packages entry of one .deb: its control fields, then where it is and its sums."""
+    control = subprocess.run(['dpkg-deb', '-f', deb], check=True, capture_output=True, text=True).stdout
     with open(deb, 'rb') as handle:
         data = handle.read()
-    return CONTROL.format(name=PACKAGE, version=version).split('Description:')[0] + (
-        'Filename: ./%s\nSize: %d\nMD5sum: %s\nSHA256: %s\n'
-        'Description: dummy package of the dialysis-ops patch scenario\n\n'
+    return control.rstrip('\n') + '\n' + (
+        'Filename: ./%s\nSize: %d\nMD5sum: %s\nSHA256: %s\n\n'
         % (os.path.basename(deb), len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()))
 
 
 def main(argv):
+    extra = None
+    if '--with' in argv:
+        at = argv.index('--with')
+        extra, argv = argv[at + 1], argv[:at] + argv[at + 2:]
     if len(argv) < 2:
-        sys.exit('usage: make_repo.py OUTDIR VERSION [VERSION ...]')
+        sys.exit('usage: make_repo.py OUTDIR VERSION [VERSION ...] [--with DIR]')
     outdir, versions = argv[0], argv[1:]
     os.makedirs(outdir, exist_ok=True)
-    packages = ''.join(stanza(build_deb(outdir, v), v) for v in versions).encode()
+    for version in versions:
+        build_deb(outdir, version)
+    if extra:
+        for name in sorted(os.listdir(extra)):
+            if name.endswith('.deb'):
+                shutil.copyfile(os.path.join(extra, name), os.path.join(outdir, name))
+    debs = sorted(os.path.join(outdir, n) for n in os.listdir(outdir) if n.endswith('.deb'))
+    packages = ''.join(stanza(deb) for deb in debs).encode()
     with open(os.path.join(outdir, 'Packages'), 'wb') as handle:
         handle.write(packages)
     with open(os.path.join(outdir, 'Packages.gz'), 'wb') as handle:
