@@ -1,9 +1,13 @@
 """Verifier of the `patch` scenario: playbooks/patch.yml ran three times on hd-app-01 and
 hd-db-01 against the local repository - with --check (molecule's check), for real
-(converge) and again (idempotence). The hosts and the record store say what happened."""
+(converge) and again (idempotence), the guard allowing (out of shift, no treatment
+running). The hosts and the record store say what happened. Then, with 3.0 published, the
+guard's refusal cases leave the hosts at 2.0, and an override with a reason applies 3.0."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import testinfra
@@ -133,3 +137,48 @@ def test_the_service_is_healthy_after_patching():
     out = target.check_output('python3 -c "import urllib.request; '
                               "print(urllib.request.urlopen('http://127.0.0.1:8080/health').status)\"")
     assert out.strip() == '200'
+
+
+# The treatment-hours guard's conditions (molecule/resources/guard_lab.py), with an update
+# pending: dialysis-dummy 3.0 is published, so a run the guard let through would change the
+# hosts. These run last: they add runs to the record store.
+GUARD_EXTRA = {'patch_hosts': 'all:!windows'}
+
+
+def installed_versions():
+    return tuple(host(name).package(PACKAGE).version for name in HOSTS)
+
+
+@pytest.fixture(scope='module')
+def guard_lab():
+    sys.path.insert(0, os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], 'molecule', 'resources'))
+    import guard_lab as module
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY,
+         os.path.join(os.environ['MOLECULE_SCENARIO_DIRECTORY'], 'publish.yml'), '-e', 'plab_version=3.0'],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return module
+
+
+def test_the_guard_refuses_patching_before_any_host_is_touched(guard_lab):
+    assert installed_versions() == ('2.0', '2.0')
+    cases = guard_lab.guard_cases('patch.yml', installed_versions, GUARD_EXTRA)
+    assert len(cases) == 5, cases
+    assert installed_versions() == ('2.0', '2.0')     # 3.0 pending all along, never applied
+
+
+def test_an_override_with_a_reason_patches_and_is_recorded(guard_lab):
+    before = set(os.listdir(RECORDS))
+    proc, verdicts, overrides = guard_lab.overridden_run('patch.yml', GUARD_EXTRA)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert [v['decision'] for v in verdicts] == ['overridden']
+    assert len(overrides) >= 1
+    assert installed_versions() == ('3.0', '3.0')
+    new = [name for name in sorted(set(os.listdir(RECORDS)) - before) if name.endswith('.jsonl')
+           and name != 'index.jsonl']
+    with open(os.path.join(RECORDS, new[-1]), encoding='utf-8') as handle:
+        lines = [json.loads(line) for line in handle if line.strip()]
+    for _name, (_line, record) in patch_records(lines).items():
+        package = items(record)['package:%s' % PACKAGE]
+        assert (package['from'], package['installed'], package['reason']) == ('2.0', '3.0', 'applied')
