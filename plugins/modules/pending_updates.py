@@ -110,6 +110,9 @@ options:
         description: The run applied security updates only.
         type: bool
         default: false
+      ticket:
+        description: The change ticket of the run, copied into the record.
+        type: str
 notes:
   - Check mode - supported; the listing only reads, O(refresh) is skipped.
   - Target Python 3.8 or later, standard library only.
@@ -198,6 +201,8 @@ record:
     kind: patch
     system: hemodialysis
     status: ok
+    outcome: applied
+    ticket: CHG-2026-0142
     items:
       - {item: "package:openssl", value: "3.0.11-1~deb12u1 -> 3.0.11-1~deb12u2", status: ok,
          reason: applied, from: 3.0.11-1~deb12u1, to: 3.0.11-1~deb12u2,
@@ -569,7 +574,7 @@ def build_record(system, report, installed, manager):
         'reboot_required': required, 'rebooted': rebooted, 'reboot_seconds': seconds,
         'downtime_seconds': downtime, 'restarted_services': services,
     }
-    return make_record('patch', system, items, metrics)
+    return make_record('patch', system, items, metrics, outcome=outcome, ticket=report.get('ticket') or None)
 
 
 def run_module():
@@ -593,6 +598,7 @@ def run_module():
                 downtime_seconds=dict(type='float'),
                 failure=dict(type='str'),
                 security_only=dict(type='bool', default=False),
+                ticket=dict(type='str'),
             )),
         ),
         supports_check_mode=True,

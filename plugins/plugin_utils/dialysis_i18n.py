@@ -343,6 +343,8 @@ CATALOGUE = {
     'value_applied': ('已安装', 'applied'),
     'value_nothing_pending': ('无待安装更新', 'nothing pending'),
     'value_would_apply': ('待安装（检查模式）', 'would apply (check mode)'),
+    'outcome_applied': ('已安装更新', 'Updates applied'),
+    'outcome_nothing_pending': ('无待安装更新，未做变更', 'Nothing pending; nothing changed'),
 }
 
 

@@ -263,9 +263,11 @@ def items(record):
 
 def test_record_of_an_applied_run_reads_the_installed_versions(capsys, monkeypatch):
     report = {'updates': [DUMMY], 'applied': True, 'health_before': True, 'health_after': True,
-              'downtime_seconds': 3.24, 'services_known': False}
+              'downtime_seconds': 3.24, 'services_known': False, 'ticket': 'CHG-2026-0142'}
     result = run(capsys, monkeypatch, apt_host(), {'system': 'hemodialysis', 'report': report})
     record = result['record']
+    # The monthly report's changes section reads the outcome and the ticket from the record.
+    assert record['outcome'] == 'applied' and record['ticket'] == 'CHG-2026-0142'
     assert validate_record(record) == [] and record['kind'] == 'patch' and record['system'] == 'hemodialysis'
     assert result['changed'] is False and result['installed'] == {'dialysis-dummy': '2.0'}
     found = items(record)
@@ -353,6 +355,8 @@ def test_every_item_and_reason_of_a_patch_record_reads_in_both_languages(capsys,
                     label, result = t.item_label(item['item']), t.result(item['status'])
                     generic = t('desc_generic', item=label, result=result)
                     assert t.describe(item) != generic, (language, item)
+    for outcome in ('applied', 'nothing_pending', 'failed'):
+        assert Translator('zh').has('outcome_' + outcome), outcome
     reasons = set(r for _k, r, _s in seen if r)
     assert reasons >= {'applied', 'pending', 'not_applied', 'other_version', 'rebooted', 'reboot_pending',
                        'reboot_not_required', 'services_unknown', 'no_health_check', 'patch_failed'}
