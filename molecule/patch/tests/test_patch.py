@@ -93,6 +93,7 @@ def test_the_real_run_applies_1_0_to_2_0_one_host_at_a_time(runs):
         assert (package['from'], package['to'], package['installed']) == ('1.0', '2.0', '2.0'), name
         assert package['status'] == 'ok' and package['reason'] == 'applied'
         assert found['patch:outcome']['value'] == 'applied'
+        assert record['outcome'] == 'applied' and record['ticket'] == 'CHG-LAB-PATCH-1'
         assert found['patch:reboot']['value'] is False
         assert found['patch:reboot']['reason'] == 'reboot_not_required'
         assert found['health:before']['value'] is True and found['health:after']['value'] is True
