@@ -115,9 +115,22 @@ def test_no_two_hosts_publish_the_same_port():
 
 def test_a_subset_without_the_collector_host_has_no_collector(tmp_path):
     inventory = tmp_path / 'lab'
-    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab', '--base-port', '2640',
-                        '--hosts', 'hd-app-02,hd-db-01', '--key', str(tmp_path / 'k')]) == 0
+    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab',
+                        '--base-port', '2640', '--hosts', 'hd-app-02,hd-db-01',
+                        '--key', str(tmp_path / 'k')]) == 0
     with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
         children = yaml.safe_load(handle)['all']['children']
     assert list(children['lab_service']['hosts']) == ['hd-app-02']
     assert children['lab_collector']['hosts'] in ({}, None)
+
+
+def test_every_host_with_a_service_has_its_health_checks(written):
+    import health_check  # plugins/modules (conftest puts it on the path)
+
+    _inventory, data, _argv = written
+    for name, hv in data['hosts'].items():
+        checks = hv.get('dialysis_health_checks')
+        assert checks, name
+        assert health_check.validate_checks(checks) == [], name
+    app = [c['name'] for c in data['hosts']['hd-app-02']['dialysis_health_checks']]
+    assert app == ['service', 'http', 'version', 'port', 'process']
