@@ -20,8 +20,18 @@ def _is_text(value):
     return isinstance(value, str)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def _number(value, kind=int):
+    """VALUE as a number of KIND (`-e name=10` gives the text '10'); None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and (kind is float or isinstance(value, int)):
+        return value
+    if isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def restart_errors(settings):
@@ -79,10 +89,12 @@ def restart_errors(settings):
     for name, minimum in (('restart_health_wait', 0), ('restart_peer_wait', 0),
                           ('restart_reboot_timeout', 1)):
         value = settings.get(name)
-        if not _is_int(value) or value < minimum:
+        number = _number(value)
+        if number is None or number < minimum:
             errors.append('%s: expected a whole number of seconds >= %d, got %r' % (name, minimum, value))
     interval = settings.get('restart_health_interval')
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval <= 600:
+    number = _number(interval, float)
+    if number is None or not 0 < number <= 600:
         errors.append('restart_health_interval: expected seconds between 0 and 600, got %r' % (interval,))
     tiers = settings.get('restart_tiers')
     if not isinstance(tiers, list) or not all(_is_text(t) for t in tiers):
