@@ -23,6 +23,7 @@ ARGUMENT_SPEC = dict(
     peers=dict(type='list', elements='raw', default=[]),
     action=dict(type='dict'),
     after=dict(type='dict'),
+    ticket=dict(type='str'),
 )
 
 
@@ -68,11 +69,11 @@ class ActionModule(ActionBase):
         try:
             record, outcome = build_restart_record(
                 args['system'], args['reason'], args['services'], args['reboot'], args['before'],
-                peers=peer_states(args['peers']), action=action_outcome(args['action']), after=args['after'])
+                peers=peer_states(args['peers']), action=action_outcome(args['action']), after=args['after'],
+                ticket=args['ticket'])
         except RecordError as exc:
             return dict(result, failed=True, msg='restart_record built an invalid record (bug): %s' % exc)
-        summary = record['restart']
         return dict(result, changed=False, record=record, outcome=outcome,
-                    msg='%s: %s%s' % (outcome, ', '.join(summary['targets']),
-                                      '' if summary['downtime_seconds'] is None
-                                      else ' (down %.1f s)' % summary['downtime_seconds']))
+                    msg='%s: %s%s' % (outcome, ', '.join(record['targets']),
+                                      '' if record['downtime_seconds'] is None
+                                      else ' (down %.1f s)' % record['downtime_seconds']))

@@ -17,8 +17,8 @@ description:
     restart role registered - the health check before (M(dialysis.ops.health_check)), the health of
     the peers of its tier, the restart or reboot task, and the health check after.
   - The record says the reason, the outcome (C(restarted), C(peer_unhealthy), C(restart_failed),
-    C(not_back)), the downtime measured per unit on the host's own clock, the units' start times
-    before and after, and every check after the restart. The C(dialysis.ops.dialysis_records)
+    C(not_back)), the change ticket, the downtime measured per unit on the host's own clock, the units'
+    start times before and after, and the checks after the restart (each failed one an item). The C(dialysis.ops.dialysis_records)
     callback writes it to the hospital's record store.
   - Never fails for an outcome - the role decides what a bad outcome stops; never reports C(changed).
 version_added: "1.2.0"
@@ -61,6 +61,9 @@ options:
   after:
     description: The registered result of the health check after the restart; left out when there was none.
     type: dict
+  ticket:
+    description: The change ticket of the run, copied into the record.
+    type: str
 notes:
   - Action plugin; runs on the controller only.
 '''
@@ -87,14 +90,17 @@ record:
     system: hemodialysis
     status: ok
     anomalies: 0
-    restart: {reason: "memory grows (2026-Q4 analysis)", outcome: restarted, action: restart,
-              targets: [dialysis-service.service], downtime_seconds: 1.42}
+    reason: "memory grows (2026-Q4 analysis)"
+    outcome: restarted
+    ticket: CHG-2026-0142
+    action: restart
+    targets: [dialysis-service.service]
+    downtime_seconds: 1.42
     items:
       - {item: "restart:dialysis-service.service", value: 1.42, unit: s, status: ok,
          started_before: "2026-12-02T08:01:05.112233Z", started_after: "2026-12-02T09:30:11.000100Z",
          message: "Restarted dialysis-service.service, healthy again after 1.42 s"}
-      - {item: "health_check:http", value: true, status: ok,
-         message: "http://127.0.0.1:8080/health: HTTP 200"}
+      - {item: "restart:peers", value: [], status: ok, message: "Every peer of the tier was healthy (hd-app-02)"}
 outcome:
   description: restarted, peer_unhealthy, restart_failed or not_back.
   returned: success

@@ -5,8 +5,11 @@
 what the restart role registered: the health check before, the peers' health, the
 restart or reboot itself and the health check after (``dialysis.ops.health_check``).
 
-Outcomes (``record['restart']['outcome']``, and the ``reason`` code of the item that
-says why when it is not ``restarted``):
+The record carries, beside its items, ``reason`` (the text given: why the host is
+restarted), ``outcome``, ``ticket`` (the change ticket), ``action`` (restart or
+reboot), ``targets`` and ``downtime_seconds`` - what the monthly report's changes
+section reads. Outcomes (and the ``reason`` code of the item that says why when it
+is not ``restarted``):
   restarted        every unit restarted (or the host rebooted) and came back healthy
   peer_unhealthy   not restarted: this host was healthy and a peer of its tier was not
                    (never take a healthy member down while its peer is down)
@@ -55,7 +58,8 @@ def unit_downtime(before, after, unit):
     return max(0.0, (healthy_at - stopped) / 1000000.0)
 
 
-def build_restart_record(system, reason, services, reboot, before, peers=None, action=None, after=None):
+def build_restart_record(system, reason, services, reboot, before, peers=None, action=None, after=None,
+                         ticket=None):
     """(record, outcome). PEERS: [{host, healthy, msg}]; ACTION: the restart/reboot task's
     result ({failed, msg, elapsed}) or None when nothing was done; AFTER: the health check
     after it, or None."""
@@ -117,8 +121,10 @@ def build_restart_record(system, reason, services, reboot, before, peers=None, a
             started_before=_unit(before, target).get('started') if not reboot else None,
             started_after=after_facts.get('started') if after else None))
 
+    # Checks after the restart that failed are findings of their own; the ones that
+    # passed are in the metrics (checks_after), so a good restart reads as one line.
     for check in (after or {}).get('checks') or []:
-        if not isinstance(check, dict):
+        if not isinstance(check, dict) or check.get('ok'):
             continue
         items.append(make_item(
             'health_check:%s' % check.get('name'), bool(check.get('ok')),
@@ -129,6 +135,7 @@ def build_restart_record(system, reason, services, reboot, before, peers=None, a
     summary = {
         'reason': reason,
         'outcome': outcome,
+        'ticket': ticket or None,
         'action': 'reboot' if reboot else 'restart',
         'targets': targets,
         'downtime_seconds': _seconds(max(known)) if known else None,
@@ -142,10 +149,16 @@ def build_restart_record(system, reason, services, reboot, before, peers=None, a
     }
     if after:
         metrics.update(healthy_after=bool(after.get('healthy')), waited=after.get('waited'),
+                       checks_after=dict((c.get('name'), bool(c.get('ok'))) for c in after.get('checks') or []
+                                         if isinstance(c, dict)),
                        healthy_at=after.get('checked_at') if after.get('healthy') else None,
                        healthy_monotonic=after.get('monotonic') if after.get('healthy') else None,
                        values=dict((c['name'], c['values']) for c in after.get('checks') or []
                                    if isinstance(c, dict) and c.get('values')))
     if reboot and action is not None:
         metrics['reboot_elapsed'] = reboot_elapsed
-    return make_record('restart', system, items, metrics, restart=summary), outcome
+    record = make_record('restart', system, items, metrics, **summary)
+    # the summary's null values stay (make_record leaves None out): a reader finds every key
+    for key, value in summary.items():
+        record.setdefault(key, value)
+    return record, outcome
