@@ -300,7 +300,6 @@ def summary(verdict):
     """What the record store keeps of a verdict (counts and codes, no credential)."""
     keep = ('duty', 'at', 'ticket', 'check_mode', 'decision', 'hosts', 'reasons', 'override')
     out = dict((k, verdict[k]) for k in keep if k in verdict)
-    out['systems'] = dict((s, dict((k, o.get(k)) for k in ('hosts', 'in_shift', 'running', 'check',
-                                                             'check_error', 'reasons', 'check_source')))
-                          for s, o in verdict['systems'].items())
+    fields = ('hosts', 'in_shift', 'running', 'check', 'check_error', 'reasons', 'check_source')
+    out['systems'] = dict((s, dict((k, o.get(k)) for k in fields)) for s, o in verdict['systems'].items())
     return out

@@ -20,11 +20,12 @@ DAY = datetime.datetime(2026, 12, 2, 2, 0, tzinfo=datetime.timezone.utc)
 NIGHT = datetime.datetime(2026, 12, 1, 18, 0, tzinfo=datetime.timezone.utc)
 
 
-def hosts(check=URL, hours=None, system='hemodialysis', names=('hd-app-01', 'hd-app-02')):
+def hosts(check=None, hours=None, system='hemodialysis', names=('hd-app-01', 'hd-app-02')):
+    check = URL if check is None else check
     return dict((name, {'system': system, 'hours': hours, 'check': check}) for name in names)
 
 
-def verdict(running=0, now=DAY, check=URL, hours=None, override=None, ticket='CHG-1', answer=None):
+def verdict(running=0, now=DAY, check=None, hours=None, override=None, ticket='CHG-1', answer=None):
     guard_plan, errors = guard.plan(hosts(check, hours), {'hd-app-01', 'hd-app-02'}, ticket, override)
     assert errors == []
     answer = answer if answer is not None else {'running': running, 'changed': False}
@@ -60,7 +61,7 @@ def test_a_check_without_a_count_is_never_zero(answer, error):
 
 
 def test_a_system_without_a_check_cannot_be_cleared_and_none_needs_a_reason():
-    guard_plan, errors = guard.plan(hosts(check=None), set(), 'CHG-1')
+    guard_plan, errors = guard.plan(hosts(check={}), set(), 'CHG-1')
     assert errors == [] and guard_plan['checks'] == []
     result = guard.decide(guard_plan, {}, 'patch', now=NIGHT)
     assert result['reasons'] == ['check_missing']
@@ -109,8 +110,8 @@ def test_check_settings_errors_name_the_key_and_the_form(check, expected):
 
 
 def test_a_password_is_never_quoted_in_an_error():
-    check = {'query': 'SELECT 1', 'database': {'engine': 'postgresql', 'user': 'ro', 'database': 'hd',
-                                              'password': 12345678, 'port': 'x'}}
+    database = {'engine': 'postgresql', 'user': 'ro', 'database': 'hd', 'password': 12345678, 'port': 'x'}
+    check = {'query': 'SELECT 1', 'database': database}
     dummy, errors = guard.plan(hosts(check=check, names=['hd-app-01']), {'hd-app-01'}, 'CHG-1')
     assert errors and not any('12345678' in e for e in errors)
 

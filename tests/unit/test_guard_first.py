@@ -26,7 +26,7 @@ CHANGING_MODULES = {
 
 
 def _short(name):
-    return str(name).split('.')[-1]
+    return str(name).rsplit('.', maxsplit=1)[-1]
 
 
 def _tasks(tasks):

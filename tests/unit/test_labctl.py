@@ -134,3 +134,19 @@ def test_every_host_with_a_service_has_its_health_checks(written):
         assert health_check.validate_checks(checks) == [], name
     app = [c['name'] for c in data['hosts']['hd-app-02']['dialysis_health_checks']]
     assert app == ['service', 'http', 'version', 'port', 'process']
+
+
+def test_every_lab_system_has_a_live_treatment_check_the_guard_accepts(written):
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import plan
+    _inventory, data, _argv = written
+    hosts = {}
+    for system in ('hemodialysis', 'ckd', 'pd'):
+        group = data['children'][system]
+        check = group['vars']['dialysis_treatment_check']
+        for name in group['hosts']:
+            hosts[name] = {'system': system, 'hours': None, 'check': check}
+    guard_plan, errors = plan(hosts, set(data['hosts']), ticket='CHG-1')
+    assert errors == []
+    # Only the hemodialysis service counts treatments; it answers on its own app host.
+    assert [(c['system'], c['check_host'], c['url']) for c in guard_plan['checks']] == [
+        ('hemodialysis', 'hd-app-01', 'http://127.0.0.1:8080/treatments/running')]
