@@ -18,8 +18,8 @@ description:
     the peers of its tier, the restart or reboot task, and the health check after.
   - The record says the reason, the outcome (C(restarted), C(peer_unhealthy), C(restart_failed),
     C(not_back)), the change ticket, the downtime measured per unit on the host's own clock, the units'
-    start times before and after, and the checks after the restart (each failed one an item). The C(dialysis.ops.dialysis_records)
-    callback writes it to the hospital's record store.
+    start times before and after, and the checks after the restart (each failed one an item).
+    The C(dialysis.ops.dialysis_records) callback writes it to the hospital's record store.
   - Never fails for an outcome - the role decides what a bad outcome stops; never reports C(changed).
 version_added: "1.2.0"
 author:
@@ -100,7 +100,8 @@ record:
       - {item: "restart:dialysis-service.service", value: 1.42, unit: s, status: ok,
          started_before: "2026-12-02T08:01:05.112233Z", started_after: "2026-12-02T09:30:11.000100Z",
          message: "Restarted dialysis-service.service, healthy again after 1.42 s"}
-      - {item: "restart:peers", value: [], status: ok, message: "Every peer of the tier was healthy (hd-app-02)"}
+      - {item: "restart:peers", value: [], status: ok,
+         message: "Every peer of the tier was healthy (hd-app-02)"}
 outcome:
   description: restarted, peer_unhealthy, restart_failed or not_back.
   returned: success

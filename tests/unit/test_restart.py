@@ -43,7 +43,8 @@ def test_the_role_defaults_with_a_reason_and_a_service_are_valid():
     ({'restart_reason': '   '}, "restart_reason: expected the reason for this restart as text"),
     ({'restart_reason': 'x' * 501}, 'restart_reason: expected at most 500 characters, got 501'),
     ({'restart_services': []}, 'restart_services / restart_reboot: expected a list of units to restart '
-                               '(restart_services: [dialysis-service.service]) or restart_reboot: true, got neither'),
+                               '(restart_services: [dialysis-service.service]) or restart_reboot: true, '
+                               'got neither'),
     ({'restart_reboot': True}, 'restart_services / restart_reboot: expected one of them'),
     ({'restart_services': 'dialysis-service'}, "restart_services: expected a list of systemd units such as "
                                                "[dialysis-service.service], got 'dialysis-service'"),
@@ -57,7 +58,8 @@ def test_the_role_defaults_with_a_reason_and_a_service_are_valid():
      "restart_health_checks[1].name: 'a' is used twice"),
     ({'restart_health_checks': ['x']}, 'restart_health_checks[0]: expected a mapping'),
     ({'restart_health_wait': -1}, 'restart_health_wait: expected a whole number of seconds >= 0, got -1'),
-    ({'restart_health_wait': 'soon'}, "restart_health_wait: expected a whole number of seconds >= 0, got 'soon'"),
+    ({'restart_health_wait': 'soon'},
+     "restart_health_wait: expected a whole number of seconds >= 0, got 'soon'"),
     ({'restart_reboot_timeout': 0}, 'restart_reboot_timeout: expected a whole number of seconds >= 1, got 0'),
     ({'restart_health_interval': 0}, 'restart_health_interval: expected seconds between 0 and 600, got 0'),
     ({'restart_tiers': 'app'}, "restart_tiers: expected a list of tier group names"),
@@ -103,13 +105,13 @@ def test_peers_are_the_plays_other_hosts_of_the_same_system_and_tier():
 def health(ok=True, started_us=None, stopped_us=None, monotonic=None, waited=0.5, pid=100):
     units = {}
     if started_us is not None:
-        units[UNIT] = {'active': ok, 'state': 'active' if ok else 'failed', 'started': '2026-12-02T08:00:00.000000Z',
-                       'started_epoch': 1796200000.0, 'started_monotonic': started_us,
-                       'stopped_monotonic': stopped_us, 'pid': pid}
+        units[UNIT] = {'active': ok, 'state': 'active' if ok else 'failed',
+                       'started': '2026-12-02T08:00:00.000000Z', 'started_epoch': 1796200000.0,
+                       'started_monotonic': started_us, 'stopped_monotonic': stopped_us, 'pid': pid}
     return {'healthy': ok, 'waited': waited, 'checked_at': 1796200100.0, 'monotonic': monotonic,
             'units': units,
-            'checks': [{'name': 'service', 'kind': 'unit', 'ok': ok, 'detail': '%s is %s' % (UNIT, 'active' if ok
-                                                                                           else 'failed')},
+            'checks': [{'name': 'service', 'kind': 'unit', 'ok': ok,
+                        'detail': '%s is %s' % (UNIT, 'active' if ok else 'failed')},
                        {'name': 'version', 'kind': 'http', 'ok': ok, 'detail': 'HTTP 200',
                         'values': {'version': '1.0'}}]}
 
@@ -145,9 +147,10 @@ def test_a_stop_older_than_the_instance_seen_before_is_not_this_restarts():
 
 
 def test_a_service_not_back_is_critical_without_a_downtime():
-    after = health(ok=False, started_us=2000400000, stopped_us=2000000000, monotonic=2009000000, waited=8.0)
-    record, outcome = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE, action={'failed': False},
-                                           after=after)
+    after = health(ok=False, started_us=2000400000, stopped_us=2000000000, monotonic=2009000000,
+                   waited=8.0)
+    record, outcome = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
+                                           action={'failed': False}, after=after)
     assert outcome == 'not_back' and record['status'] == 'critical' and validate_record(record) == []
     items = dict((i['item'], i) for i in record['items'])
     assert items['restart:%s' % UNIT]['reason'] == 'not_back' and items['restart:%s' % UNIT]['value'] is None
@@ -160,7 +163,8 @@ def test_a_healthy_host_whose_peer_is_down_is_not_restarted():
                                            peers=[{'host': 'hd-app-02', 'healthy': False}])
     assert outcome == 'peer_unhealthy' and record['status'] == 'critical'
     items = dict((i['item'], i) for i in record['items'])
-    assert items['restart:peers']['value'] == ['hd-app-02'] and items['restart:peers']['reason'] == 'peer_unhealthy'
+    assert items['restart:peers']['value'] == ['hd-app-02']
+    assert items['restart:peers']['reason'] == 'peer_unhealthy'
     assert items['restart:%s' % UNIT]['status'] == 'skipped'
     assert not any(i.startswith('health_check:') for i in items)
 
@@ -187,11 +191,12 @@ def test_a_failed_restart_and_a_reboot():
 
 def test_the_action_reads_registered_results():
     assert restart_record.action_outcome({'skipped': True, 'changed': False}) is None
-    assert restart_record.action_outcome({'results': [{'item': UNIT, 'skipped': True}], 'skipped': True}) is None
+    skipped_loop = {'results': [{'item': UNIT, 'skipped': True}], 'skipped': True}
+    assert restart_record.action_outcome(skipped_loop) is None
     loop = {'results': [{'item': 'a.service', 'changed': True},
                         {'item': 'b.service', 'failed': True, 'msg': 'Unit b.service not found.'}]}
-    assert restart_record.action_outcome(loop) == {'failed': True, 'msg': 'b.service: Unit b.service not found.',
-                                                   'elapsed': None}
+    assert restart_record.action_outcome(loop) == {
+        'failed': True, 'msg': 'b.service: Unit b.service not found.', 'elapsed': None}
     assert restart_record.action_outcome({'changed': True, 'elapsed': 40, 'rebooted': True}) == {
         'failed': False, 'msg': None, 'elapsed': 40}
     peers = restart_record.peer_states([
@@ -204,11 +209,12 @@ def test_the_action_reads_registered_results():
 
 def test_the_documents_have_a_sentence_for_every_restart_finding():
     after = health(ok=False, started_us=2000400000, stopped_us=2000000000, monotonic=2009000000)
-    not_back, _ = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE, action={'failed': False},
-                                       after=after)
+    not_back, _ = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
+                                       action={'failed': False}, after=after)
     refused, _ = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
                                       peers=[{'host': 'hd-app-02', 'healthy': False}])
-    failed, _ = build_restart_record('hemodialysis', 'why', [], True, BEFORE, action={'failed': True, 'msg': 'x'})
+    failed, _ = build_restart_record('hemodialysis', 'why', [], True, BEFORE,
+                                     action={'failed': True, 'msg': 'x'})
     for language in ('zh', 'en'):
         t = Translator(language)
         for record in (not_back, refused, failed):
