@@ -147,6 +147,30 @@ def clinical_vars(host):
     return {}
 
 
+def health_checks(host):
+    """What says the host's services work (dialysis.ops.health_check's checks, run on the
+    host): used before and after disruptive work - restarts, patches, upgrades."""
+    checks = []
+    if 'dialysis-service.service' in host.services:
+        checks += [
+            {'name': 'service', 'unit': 'dialysis-service.service'},
+            {'name': 'http', 'url': 'http://127.0.0.1:8080/health', 'status': [200],
+             'json': {'status': 'ok'}},
+            {'name': 'version', 'url': 'http://127.0.0.1:8080/version', 'capture': ['version', 'schema']},
+            {'name': 'port', 'port': 8080},
+            {'name': 'process', 'process': 'dialysis_service.py'}]
+    if 'dialysis-interface.service' in host.services:
+        checks += [{'name': 'interface', 'unit': 'dialysis-interface.service'},
+                   {'name': 'mllp-his-adt', 'port': 2575}, {'name': 'mllp-lis-results', 'port': 2576},
+                   {'name': 'machine-gateway', 'port': 4001}]
+    if host.postgresql:
+        checks += [{'name': 'postgresql', 'unit': 'postgresql@15-main.service'},
+                   {'name': 'postgresql-port', 'port': 5432}]
+    if host.mariadb:
+        checks += [{'name': 'mariadb', 'unit': 'mariadb.service'}, {'name': 'mariadb-port', 'port': 3306}]
+    return checks
+
+
 def treatment_check(system, hosts):
     """The treatment-hours guard's live check of a system (roles/treatment_guard): the
     hemodialysis service's own count, asked on its app host; CKD and PD say why none
@@ -215,6 +239,9 @@ def host_vars(host, base, hosts, key):
     # published port, through the machine's loopback).
     if 'dialysis-service.service' in host.services and 'hd-db-01' in names:
         hv['lab_service_database'] = {'host': HOST_LOOPBACK, 'port': base + 20, 'dbname': 'hemodialysis'}
+    checks = health_checks(host)
+    if checks:
+        hv['dialysis_health_checks'] = checks
     hv.update(clinical_vars(host))
     return hv
 

@@ -107,7 +107,7 @@ def test_the_second_application_host_runs_the_service_without_a_collector(writte
 
 
 def test_no_two_hosts_publish_the_same_port():
-    published = [p for h in labctl.TOPOLOGY for p, _ in h.ports(0)]
+    published = [p for h in labctl.TOPOLOGY for p, _port in h.ports(0)]
     assert len(published) == len(set(published))
     # every offset stays below 40, so labs 40 ports apart (rlab 2400, plab 2440, dlab 2480) never meet
     assert max(published) < 40
@@ -115,12 +115,25 @@ def test_no_two_hosts_publish_the_same_port():
 
 def test_a_subset_without_the_collector_host_has_no_collector(tmp_path):
     inventory = tmp_path / 'lab'
-    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab', '--base-port', '2640',
-                        '--hosts', 'hd-app-02,hd-db-01', '--key', str(tmp_path / 'k')]) == 0
+    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab',
+                        '--base-port', '2640', '--hosts', 'hd-app-02,hd-db-01',
+                        '--key', str(tmp_path / 'k')]) == 0
     with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
         children = yaml.safe_load(handle)['all']['children']
     assert list(children['lab_service']['hosts']) == ['hd-app-02']
     assert children['lab_collector']['hosts'] in ({}, None)
+
+
+def test_every_host_with_a_service_has_its_health_checks(written):
+    import health_check  # plugins/modules (conftest puts it on the path)
+
+    _inventory, data, _argv = written
+    for name, hv in data['hosts'].items():
+        checks = hv.get('dialysis_health_checks')
+        assert checks, name
+        assert health_check.validate_checks(checks) == [], name
+    app = [c['name'] for c in data['hosts']['hd-app-02']['dialysis_health_checks']]
+    assert app == ['service', 'http', 'version', 'port', 'process']
 
 
 def test_every_lab_system_has_a_live_treatment_check_the_guard_accepts(written):
