@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import validate_clinical
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_dbcare import validate_health
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import compile_patterns
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import is_anomaly
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import validate_thresholds
@@ -81,6 +82,11 @@ def inspection_errors(hosts_vars, *role_defaults):
         found += log_errors(values['inspection_logs'] or [], 'inspection_logs')
         # The role's default is {}: a host without clinical settings has none.
         found += validate_clinical(host_vars.get('inspection_clinical') or {})[1]
+        if host_vars.get('inspection_db_health'):
+            options = host_vars.get('inspection_db_health_options') or {}
+            spec = dict(options, databases=host_vars['inspection_db_health']) if isinstance(options, dict) \
+                else options
+            found += validate_health(spec, 'inspection_db_health')[1]
         # The calendar is the host's own (its system's), never the running host's.
         found += dialysis_shifts.validate_calendar(host_vars.get('dialysis_treatment_hours'),
                                                    host_vars.get('dialysis_system', 'shared'))[1]
