@@ -386,8 +386,9 @@ def build_record(system, db, results, figures, after, elapsed, check_mode, budge
             if entry['object'] not in counted and before_bytes is not None and after_bytes is not None:
                 reclaimed += max(0, before_bytes - after_bytes)
                 counted.add(entry['object'])
-        message = '%s %s: %s %s' % (entry['object_type'].capitalize(), entry['object'], entry['action'],
-                                    result)
+        message = '%s %s: %s' % (entry['object_type'].capitalize(), entry['object'], entry['action'])
+        if result != entry['action']:
+            message += ' ' + result
         if entry.get('detail'):
             message += ' (%s)' % entry['detail']
         elif result in ('needs_window', 'planned'):
