@@ -292,8 +292,8 @@ def client_command(db, query, get_bin_path, read_only=True, settings=None,
     else:
         where = ['-h', db['host'], '-P', str(db['port'])]
     argv = [client, '--no-defaults', '--batch', '--skip-column-names', '--raw',
-            '--connect-timeout=%d' % db['connect_timeout']] + where + [
-            '-u', db['user'], '-D', db['database'], '-e', setup + query]
+            '--connect-timeout=%d' % db['connect_timeout']]
+    argv += where + ['-u', db['user'], '-D', db['database'], '-e', setup + query]
     return argv, ({'MYSQL_PWD': db['password']} if db['password'] else {})
 
 

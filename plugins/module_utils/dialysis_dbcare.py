@@ -395,8 +395,10 @@ def _pg_index_estimate(index):
 
 def _mark_duplicates(indexes):
     seen = {}
-    for index in sorted(indexes, key=lambda i: (not i.get('is_primary'), not i.get('is_constraint'),
-                                                 i.get('name') or '')):
+
+    def order(index):
+        return (not index.get('is_primary'), not index.get('is_constraint'), index.get('name') or '')
+    for index in sorted(indexes, key=order):
         signature = index.get('signature')
         if not signature or not index.get('valid', True):
             continue

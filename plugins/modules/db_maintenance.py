@@ -14,8 +14,8 @@ short_description: Plan and carry out the online maintenance of one PostgreSQL o
 description:
   - One call per database (contract clause R3). Measures every table and index (as the
     C(dialysis.ops.db_health) module does, in a read-only session), plans per object with
-    Ola Hallengren-style levels - objects under O(rules.min_pages) left alone, C(VACUUM (ANALYZE))
-    at O(rules.vacuum_dead_percent) dead tuples, a rebuild at O(rules.rebuild_percent) bloat - and
+    Ola Hallengren-style levels - objects under C(rules.min_pages) left alone, C(VACUUM (ANALYZE))
+    at C(rules.vacuum_dead_percent) dead tuples, a rebuild at C(rules.rebuild_percent) bloat - and
     carries the plan out one object at a time.
   - "PostgreSQL: INVALID leftovers of failed concurrent builds dropped first (C(DROP INDEX
     CONCURRENTLY)); C(REINDEX INDEX CONCURRENTLY) for bloated indexes; C(pg_repack) for bloated
@@ -268,8 +268,8 @@ class Maintainer(object):
         wait = max(1, int(round(self.params['lock_timeout'])))
         argv = [client, '--no-kill-backend', '--wait-timeout=%d' % wait, '--no-password',
                 '-h', self.db['host'], '-p', str(self.db['port']), '-U', self.db['user'],
-                '-d', self.db['database'], '--table=%s.%s' % (pg_quote_ident(step['schema']),
-                                                            pg_quote_ident(step['name']))]
+                '-d', self.db['database'],
+                '--table=%s.%s' % (pg_quote_ident(step['schema']), pg_quote_ident(step['name']))]
         env = {'PGPASSWORD': self.db['password'], 'PGAPPNAME': APPLICATION,
                'PGCONNECT_TIMEOUT': str(self.db['connect_timeout']),
                'PGOPTIONS': '-c statement_timeout=%ds' % self.params['statement_timeout']}
@@ -290,8 +290,8 @@ class Maintainer(object):
         dropped, left = [], []
         for row in rows:
             try:
-                self.sql('DROP INDEX CONCURRENTLY IF EXISTS %s.%s' % (pg_quote_ident(step['schema']),
-                                                                     pg_quote_ident(row[0])))
+                self.sql('DROP INDEX CONCURRENTLY IF EXISTS %s.%s'
+                         % (pg_quote_ident(step['schema']), pg_quote_ident(row[0])))
                 dropped.append(row[0])
             except QueryError:
                 left.append(row[0])

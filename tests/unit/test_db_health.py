@@ -299,8 +299,8 @@ def test_the_module_returns_a_db_health_record_and_never_the_password(tmp_path, 
                for line in (client.parent / 'psql.env').read_text().splitlines())
 
 
-def test_a_database_that_does_not_answer_is_an_error_item_the_others_still_read(tmp_path, monkeypatch,
-                                                                                 capsys):
+def test_a_database_that_does_not_answer_is_an_error_item_the_others_still_read(
+        tmp_path, monkeypatch, capsys):
     fake_psql(tmp_path)
     monkeypatch.setenv('PATH', '%s:%s' % (tmp_path, os.environ['PATH']))
     broken = database(name='ckd', engine='mariadb', database='ckd')
