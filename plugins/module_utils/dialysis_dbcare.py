@@ -201,6 +201,10 @@ SELECT json_build_object(
  'replicas', (SELECT json_agg(json_build_object('name', application_name, 'state', state,
      'replay_lag_seconds', extract(epoch FROM replay_lag))) FROM pg_stat_replication),
  'data_directory', current_setting('data_directory'),
+ 'settings', (SELECT json_object_agg(name, CASE unit WHEN '8kB' THEN setting::bigint * 8192
+     WHEN 'kB' THEN setting::bigint * 1024 WHEN 'MB' THEN setting::bigint * 1048576 END)
+     FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'maintenance_work_mem',
+                                     'effective_cache_size')),
  'extensions', (SELECT json_object_agg(e.extname, n.nspname)
      FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace),
  'tables', (SELECT json_agg(t) FROM (
@@ -208,6 +212,7 @@ SELECT json_build_object(
      pg_table_size(c.oid) AS bytes, pg_indexes_size(c.oid) AS index_bytes,
      s.n_live_tup AS live, s.n_dead_tup AS dead, c.reltuples AS tuples,
      s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
+     s.seq_scan, s.seq_tup_read, s.idx_scan,
      age(c.relfrozenxid) AS xid_age,
      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
      (SELECT sum(ps.avg_width) FROM pg_stats ps
@@ -293,6 +298,7 @@ def pg_figures(query, options):
     indexes = base.get('indexes') or []
     method = options['bloat_method']
     use_exact = 'pgstattuple' in extensions and method in ('auto', 'pgstattuple')
+    exact_error = None
     if method == 'pgstattuple' and 'pgstattuple' not in extensions:
         raise QueryError('not_installed', 'bloat_method pgstattuple: the extension pgstattuple is not '
                          'installed in this database (CREATE EXTENSION pgstattuple)')
@@ -306,11 +312,17 @@ def pg_figures(query, options):
         exact_tables = [t for t in tables if low <= (t.get('pages') or 0) <= high]
         exact_indexes = [i for i in indexes if i.get('method') == 'btree' and i.get('valid')
                          and not i.get('building') and low <= (i.get('pages') or 0) <= high]
+        answer = {}
         if exact_tables or exact_indexes:
-            answer = _json_answer(query(PG_EXACT % {
-                'schema': pg_quote_ident(extensions['pgstattuple']),
-                'tables': ', '.join(str(int(t['oid'])) for t in exact_tables) or '0',
-                'indexes': ', '.join(str(int(i['oid'])) for i in exact_indexes) or '0'}), 'pgstattuple')
+            try:
+                answer = _json_answer(query(PG_EXACT % {
+                    'schema': pg_quote_ident(extensions['pgstattuple']),
+                    'tables': ', '.join(str(int(t['oid'])) for t in exact_tables) or '0',
+                    'indexes': ', '.join(str(int(i['oid'])) for i in exact_indexes) or '0'}), 'pgstattuple')
+            except QueryError as exc:
+                # Reading the objects took longer than the statement timeout (or failed):
+                # the statistics' estimate stands, and the figures say why.
+                use_exact, exact_error = False, str(exc)
             for table in exact_tables:
                 found = (answer.get('tables') or {}).get(str(table['oid']))
                 if found:
@@ -351,9 +363,11 @@ def pg_figures(query, options):
         'idle_in_transaction': base.get('idle_in_transaction'),
         'replication': _pg_replication(base),
         'data_directory': base.get('data_directory'),
+        'settings': base.get('settings') or {},
         'extensions': sorted(extensions),
         'has_pg_repack': 'pg_repack' in extensions,
         'bloat_method': 'pgstattuple' if use_exact else 'statistics',
+        'bloat_error': exact_error,
         'tables': tables,
         'indexes': indexes,
         'statements': _clean_statements(statements, 'postgresql'),
@@ -435,6 +449,8 @@ SELECT 'var', 'version', VERSION()
 UNION ALL SELECT 'var', 'max_connections', @@max_connections
 UNION ALL SELECT 'var', 'datadir', @@datadir
 UNION ALL SELECT 'var', 'page_size', @@innodb_page_size
+UNION ALL SELECT 'var', 'innodb_buffer_pool_size', @@innodb_buffer_pool_size
+UNION ALL SELECT 'var', 'tmp_table_size', @@tmp_table_size
 UNION ALL SELECT 'var', 'database_bytes', (SELECT COALESCE(SUM(data_length + index_length), 0)
     FROM information_schema.TABLES WHERE table_schema = DATABASE())
 UNION ALL SELECT 'var', LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS
@@ -540,6 +556,8 @@ def mariadb_figures(query, options):
                                 'longest_seconds': max([t['idle'] or 0 for t in idle]) if idle else None},
         'replication': None,
         'data_directory': var.get('datadir'),
+        'settings': dict((k, _int(var.get(k))) for k in ('innodb_buffer_pool_size', 'tmp_table_size')
+                         if var.get(k) is not None),
         'has_pg_repack': False,
         'bloat_method': 'statistics',
         'tables': tables,
@@ -565,7 +583,7 @@ def figures_of(db, run_command, get_bin_path, options, redact=None, read_only=Tr
 def health_options(params):
     """Options of the health figures with their defaults, validated."""
     errors = []
-    out = {'min_pages': 1000, 'exact_max_pages': 1048576, 'max_objects': 200, 'top_statements': 10,
+    out = {'min_pages': 1000, 'exact_max_pages': 131072, 'max_objects': 200, 'top_statements': 10,
            'bloat_method': 'auto'}
     for key in ('min_pages', 'exact_max_pages', 'max_objects', 'top_statements'):
         if params.get(key) is not None:
@@ -625,7 +643,8 @@ def health_items(figures, thresholds, options):
     items.append(make_item('db_size:%s' % name, size, 'ok',
                            'Database %s (%s) is %s bytes; bloat measured by %s'
                            % (figures['database'], figures['engine'], size, figures['bloat_method']),
-                           unit='bytes', engine=figures['engine'], bloat_method=figures['bloat_method']))
+                           unit='bytes', engine=figures['engine'], bloat_method=figures['bloat_method'],
+                           bloat_error=figures.get('bloat_error')))
     conns, most = figures.get('connections'), figures.get('max_connections')
     share = _pct(conns, most)
     pair = thresholds['connections_percent']
@@ -729,7 +748,8 @@ def _keep(obj, keys):
 
 TABLE_METRICS = ('schema', 'name', 'bytes', 'index_bytes', 'pages', 'live', 'dead', 'dead_percent',
                  'bloat_percent', 'bloat_method', 'last_vacuum', 'last_autovacuum', 'last_analyze',
-                 'last_autoanalyze', 'xid_age', 'has_pk', 'free_bytes', 'stats_age_seconds')
+                 'last_autoanalyze', 'xid_age', 'has_pk', 'free_bytes', 'stats_age_seconds', 'seq_scan',
+                 'seq_tup_read', 'idx_scan')
 INDEX_METRICS = ('schema', 'name', 'table', 'bytes', 'pages', 'valid', 'is_unique', 'is_primary', 'scans',
                  'bloat_percent', 'bloat_method', 'leaf_density', 'duplicate_of')
 
@@ -739,7 +759,7 @@ def health_metrics(figures):
     out = dict((k, figures.get(k)) for k in ('engine', 'database', 'version', 'database_bytes', 'connections',
                                              'max_connections', 'cache_hit_percent', 'stats_since', 'xid_age',
                                              'longest_transaction', 'idle_in_transaction', 'replication',
-                                             'bloat_method', 'extensions'))
+                                             'bloat_method', 'bloat_error', 'extensions', 'settings'))
     out['tables'] = [_keep(t, TABLE_METRICS) for t in figures.get('tables') or []]
     out['indexes'] = [_keep(i, INDEX_METRICS) for i in figures.get('indexes') or []]
     out['statements'] = figures.get('statements') or {}

@@ -18,7 +18,12 @@ description:
     analyze, transaction-ID age, unused, duplicate and INVALID indexes, the cache hit ratio,
     connections against the maximum, the longest open transaction and the sessions idle in
     transaction, replication lag where there is replication, the database size (its growth is
-    the trend of the records), and the top statements by total and by mean time.
+    the trend of the records), and the top statements by total and by mean time. For the quarterly
+    performance analysis the record also keeps the memory settings (C(shared_buffers), C(work_mem),
+    C(maintenance_work_mem), C(effective_cache_size); C(innodb_buffer_pool_size), C(tmp_table_size))
+    and per table its sequential and index scans.
+  - "If reading the objects with pgstattuple does not finish within the statement timeout, the
+    statistics' estimate stands and the record says why (C(bloat_error))."
   - "Bloat: PostgreSQL measures it with pgstattuple (C(pgstattuple_approx) for tables, C(pgstatindex)
     for b-tree indexes) when the extension is installed in the database, else estimates it from
     the statistics (C(pg_stats) widths against the pages); MariaDB from the free space InnoDB
@@ -95,7 +100,7 @@ options:
   exact_max_pages:
     description: Objects larger than this are estimated from the statistics, not read by pgstattuple.
     type: int
-    default: 1048576
+    default: 131072
   max_objects:
     description: The largest this many tables and indexes of each database are reported.
     type: int
@@ -196,7 +201,7 @@ def main():
             databases=dict(type='list', elements='dict', required=True, options=DATABASE_OPTIONS),
             thresholds=dict(type='dict', default={}),
             min_pages=dict(type='int', default=1000),
-            exact_max_pages=dict(type='int', default=1048576),
+            exact_max_pages=dict(type='int', default=131072),
             max_objects=dict(type='int', default=200),
             top_statements=dict(type='int', default=10),
             bloat_method=dict(type='str', default='auto', choices=['auto', 'pgstattuple', 'statistics']),

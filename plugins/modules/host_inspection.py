@@ -341,7 +341,7 @@ options:
         description: Objects smaller than this many pages are never findings (default 1000).
         type: int
       exact_max_pages:
-        description: Objects larger than this are estimated from the statistics (default 1048576).
+        description: Objects larger than this are estimated from the statistics (default 131072, 1 GiB).
         type: int
       max_objects:
         description: The largest this many tables and indexes per database are reported (default 200).

@@ -13,6 +13,7 @@ import db_health
 import host_inspection
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from test_callback import workspace  # noqa: F401  (the fixture)
 
 from ansible_collections.dialysis.ops.plugins.filter.dialysis import inspection_errors
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_dbcare as dbc
@@ -335,3 +336,61 @@ def test_the_controller_checks_the_db_health_settings_of_every_host():
     assert any(e.startswith('hd-db-01: inspection_db_health.databases[0].engine') for e in errors), errors
     assert any(e.startswith('hd-db-02: inspection_db_health.top_statements') for e in errors), errors
     assert not any(e.startswith('hd-app-01') for e in errors)
+
+
+# --- the callback writes the second record beside the first ------------------
+
+TWO_RECORDS_MODULE = '''
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
+
+def main():
+    module = AnsibleModule(argument_spec={})
+    own = make_record('inspection', 'hemodialysis', [make_item('cpu:usage', 1.0, 'ok', 'fine')])
+    health = make_record('db_health', 'hemodialysis', [make_item('db_size:hd', 10, 'ok', 'fine')])
+    broken = dict(health, status='critical')
+    module.exit_json(changed=False, record=own, records=[health, broken])
+
+main()
+'''
+
+
+def test_the_callback_writes_a_modules_second_record_and_refuses_a_broken_one(workspace):  # noqa: F811
+    from test_callback import run_lines, run_playbook
+
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
+    library = workspace['dir'] / 'library'
+    library.mkdir()
+    (library / 'two_records.py').write_text(TWO_RECORDS_MODULE)
+    run_playbook(workspace, '''
+- name: A module returning two records
+  hosts: localhost
+  gather_facts: false
+  vars:
+    dialysis_record_kind: inspection
+  tasks:
+    - name: Two
+      two_records:
+''')
+    lines, path = run_lines(workspace)
+    result = [ln for ln in lines if ln.get('task') == 'Two' and ln['type'] == 'result'][0]
+    assert result['record']['kind'] == 'inspection'
+    assert [r['kind'] for r in result['records']] == ['db_health']
+    assert [ln['status'] for ln in lines if ln['type'] == 'run_error'] == ['invalid_record']
+    store = RecordStore(str(workspace['records']))
+    assert [r['kind'] for r in store.records(kind='db_health')] == ['db_health']
+
+
+def test_a_slow_pgstattuple_read_falls_back_to_the_statistics_and_says_why():
+    answer = pg_answer({})
+
+    def query(sql):
+        if 'pgstattuple_approx' in sql:
+            raise dbc.QueryError('query_failed', 'ERROR: canceling statement due to statement timeout')
+        return answer(sql)
+
+    figures = dbc.pg_figures(query, dbc.health_options({'min_pages': 100})[0])
+    assert figures['bloat_method'] == 'statistics' and 'statement timeout' in figures['bloat_error']
+    tables = dict((t['name'], t) for t in figures['tables'])
+    assert tables['machine_reading_archive']['bloat_method'] == 'statistics'
+    assert tables['machine_reading_archive']['bloat_percent'] == 66.7
