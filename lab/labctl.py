@@ -143,6 +143,20 @@ def clinical_vars(host):
     return {}
 
 
+def treatment_check(system, hosts):
+    """The treatment-hours guard's live check of a system (roles/treatment_guard): the
+    hemodialysis service's own count, asked on its app host; CKD and PD say why none
+    applies. Left out when the service host is not part of this lab."""
+    if system == 'hemodialysis':
+        if 'hd-app-01' not in [h.name for h in hosts]:
+            return {}
+        return {'dialysis_treatment_check': {'url': 'http://127.0.0.1:8080/treatments/running',
+                                             'check_host': 'hd-app-01'}}
+    reason = {'ckd': 'CKD follow-up clinic; no dialysis treatment depends on these hosts',
+              'pd': 'PD patients treat at home; no treatment depends on these hosts'}[system]
+    return {'dialysis_treatment_check': {'none': reason}}
+
+
 def endpoints(hosts, base):
     """Every published service of the lab, as a lab host reaches it (10.0.2.2:port) and
     as the controller does (127.0.0.1:port)."""
@@ -208,7 +222,7 @@ def inventory(prefix, base, hosts, key):
         members = [h for h in hosts if h.system == system]
         if members:
             children[system] = {'hosts': dict((h.name, None) for h in members),
-                                'vars': {'dialysis_system': system}}
+                                'vars': dict({'dialysis_system': system}, **treatment_check(system, hosts))}
     for tier in TIERS:
         members = [h for h in hosts if tier in h.tiers]
         if members:

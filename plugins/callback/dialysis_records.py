@@ -108,7 +108,8 @@ _CONTROLLER = ('assert', 'fail', 'debug', 'set_fact', 'set_stats', 'include_role
                'add_host', 'group_by', 'meta', 'pause')
 CONTROLLER_ACTIONS = frozenset(
     [prefix + name for name in _CONTROLLER for prefix in ('', 'ansible.builtin.', 'ansible.legacy.')]
-    + ['dialysis.ops.dialysis_report', 'dialysis_report', 'dialysis.ops.run_lock', 'run_lock'])
+    + ['dialysis.ops.dialysis_report', 'dialysis_report', 'dialysis.ops.run_lock', 'run_lock',
+       'dialysis.ops.treatment_guard', 'treatment_guard'])
 LOCAL_NAMES = frozenset(['localhost', '127.0.0.1', '::1'])
 
 
@@ -435,6 +436,9 @@ class CallbackModule(CallbackBase):
                 line['msg'] = self._message(res)
             if isinstance(res.get('dialysis_lock'), dict):
                 line['lock'] = res['dialysis_lock']
+            # The treatment-hours guard's verdict (refusals too): the monthly report lists them.
+            if isinstance(res.get('dialysis_guard'), dict):
+                line['guard'] = redact_data(res['dialysis_guard'])
             # Positions travel in the record's own line: they move on exactly when the
             # record reporting the lines before them is in the store.
             positions = clean_positions(res.get('log_positions'))

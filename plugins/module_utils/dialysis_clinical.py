@@ -50,6 +50,24 @@ _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 # so anything beyond a plain identifier is cut.
 _MACHINE_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 _./:-]{0,63}$')
 
+
+def database_options(**extra):
+    """The argument spec of one database reached through a read-only account (modules'
+    ``options``): what ``validate_clinical`` normalises, with the password ``no_log``."""
+    spec = dict(
+        engine=dict(type='str', required=True, choices=list(ENGINES)),
+        host=dict(type='str'),
+        port=dict(type='int'),
+        database=dict(type='str', required=True),
+        user=dict(type='str', required=True),
+        password=dict(type='str', no_log=True),
+        connect_timeout=dict(type='int'),
+        statement_timeout=dict(type='int'),
+    )
+    spec.update(extra)
+    return spec
+
+
 _SECTIONS = ('in_shift', 'databases', 'machine_data', 'queues', 'endpoints', 'collectors')
 
 

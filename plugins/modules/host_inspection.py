@@ -463,6 +463,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import (
     check_clinical,
+    database_options,
     start_endpoints,
     validate_clinical,
 )
@@ -821,17 +822,8 @@ def run_module():
             )),
             clinical=dict(type='dict', options=dict(
                 in_shift=dict(type='bool'),
-                databases=dict(type='list', elements='dict', options=dict(
-                    name=dict(type='str', required=True),
-                    engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
-                    host=dict(type='str'),
-                    port=dict(type='int'),
-                    database=dict(type='str', required=True),
-                    user=dict(type='str', required=True),
-                    password=dict(type='str', no_log=True),
-                    connect_timeout=dict(type='int'),
-                    statement_timeout=dict(type='int'),
-                )),
+                databases=dict(type='list', elements='dict',
+                               options=database_options(name=dict(type='str', required=True))),
                 machine_data=dict(type='list', elements='dict', options=dict(
                     name=dict(type='str', required=True),
                     database=dict(type='str', required=True),

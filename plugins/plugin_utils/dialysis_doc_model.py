@@ -172,7 +172,82 @@ def inspection_model(store, ctx):
                      'status': '', 'anomaly_id': aid, '_class': 'r-missing',
                      '_system': entry['system'], '_status': 'missing'})
     return {'rows': rows, 'anomalies': anomalies, 'hosts': hosts, 'not_inspected': not_inspected,
+            'changes': changes_model(store, ctx),
             'bad_lines': list(store.stats.get('bad_lines', []))}
+
+
+# Record kinds of the changes the monthly report lists beside the guard's verdicts.
+CHANGE_KINDS = ('restart', 'patch', 'db_maintenance', 'upgrade', 'rollback')
+
+
+def _guard_rows(store, ctx):
+    t, tz = ctx['t'], ctx['tz']
+    for verdict in store.guard_verdicts(ctx['start'], ctx['end']):
+        decision = verdict.get('decision')
+        if decision not in ('refused', 'overridden') or verdict.get('check_mode'):
+            continue
+        duty_key = 'duty_%s' % verdict.get('duty')
+        duty = t(duty_key) if t.has(duty_key) else str(verdict.get('duty'))
+        systems = dict((s, o) for s, o in (verdict.get('systems') or {}).items() if o.get('reasons'))
+        reasons = []
+        for system, out in sorted(systems.items()):
+            for code in out.get('reasons') or []:
+                if t.has('guard_' + code):
+                    reasons.append(t('guard_' + code, system=t.system(system), running=out.get('running')))
+        if 'no_ticket' in (verdict.get('reasons') or []):
+            reasons.append(t('guard_no_ticket'))
+        override = verdict.get('override') or {}
+        if decision == 'overridden' and override.get('reason'):
+            reasons.append(t('guard_override_reason', reason=override['reason']))
+        hosts = sorted(set(h for o in systems.values() for h in o.get('hosts') or []))
+        yield {'_when': parse_time(verdict.get('time') or verdict.get('at')).astimezone(tz),
+               'system': t.listing(t.system(s) for s in sorted(systems)),
+               'hosts': ', '.join(hosts or verdict.get('hosts') or []),
+               'event': t('event_guard_' + decision, duty=duty),
+               'detail': t('sentence_join').join(reasons), 'outcome': t('outcome_' + decision),
+               'ticket': verdict.get('ticket') or '',
+               'operator': override.get('operator') or verdict.get('operator') or '',
+               '_class': 'r-warning' if decision == 'overridden' else 'r-skipped'}
+
+
+def _change_rows(store, ctx):
+    t, tz = ctx['t'], ctx['tz']
+    for record in store.records(ctx['start'], ctx['end']):
+        kind = record.get('kind')
+        rctx = record['context']
+        if kind not in CHANGE_KINDS or rctx.get('check_mode'):
+            continue
+        status = record.get('status')
+        failed = status in ANOMALY_STATUSES
+        labels = []
+        for item in record.get('items') or []:
+            label = t.item_label(str(item.get('item', '')))
+            if label not in labels:
+                labels.append(label)
+        parts = [t.listing(labels)] if labels else []
+        if record.get('reason'):
+            parts.append(str(record['reason']))
+        detail = t('sentence_join').join(parts)
+        outcome = record.get('outcome')
+        outcome_key = 'outcome_%s' % outcome
+        yield {'_when': parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz),
+               'system': t.system(record.get('system')), 'hosts': rctx.get('host') or '',
+               'event': t('event_' + kind), 'detail': detail,
+               'outcome': t(outcome_key) if outcome and t.has(outcome_key)
+               else t('outcome_failed' if failed else 'outcome_ok'),
+               'ticket': record.get('ticket') or '', 'operator': rctx.get('operator') or '',
+               '_class': 'r-critical' if failed else ''}
+
+
+def changes_model(store, ctx):
+    """The period's changes (restarts, patches, maintenance, upgrades) and the
+    treatment-hours guard's refusals and overrides, in time order, in the words
+    of the documents' language (check-mode runs are left out: they changed nothing)."""
+    rows = list(_guard_rows(store, ctx)) + list(_change_rows(store, ctx))
+    rows.sort(key=lambda r: r['_when'])
+    for row in rows:
+        row['time'] = row.pop('_when').strftime(TIME_FORMAT)
+    return rows
 
 
 def apply_annotations(model, t):

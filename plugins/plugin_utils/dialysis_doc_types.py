@@ -96,6 +96,16 @@ TREND_COLUMNS = [
     Column('memory', 'col_memory', 12, '0.0'),
     Column('cpu', 'col_cpu', 12, '0.0'),
 ]
+CHANGE_COLUMNS = [
+    Column('time', 'col_change_time', 15),
+    Column('system', 'col_system', 13),
+    Column('hosts', 'col_hosts', 14),
+    Column('event', 'col_event', 16),
+    Column('detail', 'col_change_detail', 36),
+    Column('outcome', 'col_outcome', 12, status=True),
+    Column('ticket', 'col_ticket', 12),
+    Column('operator', 'col_operator', 9),
+]
 TREND_SERIES = (('disk', '#c0392b'), ('memory', '#2471a3'), ('cpu', '#229954'))
 
 
@@ -162,6 +172,8 @@ def report_sections(model, ctx):
                                series=TREND_SERIES, single=_single_point(t),
                                title='%s — %s' % (name, t('sec_trends')), sheet=trend_sheet,
                                empty=t('no_trend_data')))
+    sections.append(Table(CHANGE_COLUMNS, model.get('changes') or [], title=t('sec_changes'),
+                          sheet=t('sec_changes'), empty=t('no_changes')))
     sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
     return sections
 
@@ -176,7 +188,8 @@ INSPECTION_REPORT = register(DocumentType(
     title=lambda ctx: 'monthly_title' if ctx['period'] == 'month' else 'quarterly_title',
     file_stem=lambda ctx: '%s-inspection-report' % (
         'monthly' if ctx['period'] == 'month' else 'quarterly'),
-    kinds=('inspection',), model=inspection_model, sections=report_sections,
+    kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override'),
+    model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 
 DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')

@@ -105,6 +105,47 @@ CATALOGUE = {
     'chart_memory': ('内存使用率 %', 'Memory %'),
     'chart_cpu': ('CPU 使用率 %', 'CPU %'),
     'outputs_written': ('已生成', 'Written'),
+    # changes of the period (restarts, patches) and the treatment-hours guard's refusals
+    # and overrides (monthly report, contract clauses R2 and R12)
+    'sec_changes': ('变更与治疗时段守护记录', 'Changes and treatment-hours guard'),
+    'no_changes': ('本期无重启、补丁等变更，治疗时段守护无拒绝或越权放行记录。',
+                   'No restart, patch or other change in this period; the treatment-hours guard '
+                   'refused nothing and was not overridden.'),
+    'col_change_time': ('时间 ({tz})', 'Time ({tz})'),
+    'col_hosts': ('主机', 'Hosts'),
+    'col_event': ('事项', 'Event'),
+    'col_change_detail': ('内容与原因', 'What and why'),
+    'col_outcome': ('结果', 'Outcome'),
+    'col_ticket': ('变更单号', 'Change ticket'),
+    'col_operator': ('操作人', 'Operator'),
+    'event_guard_refused': ('治疗时段守护：拒绝{duty}', 'Treatment-hours guard refused: {duty}'),
+    'event_guard_overridden': ('治疗时段守护：越权放行{duty}', 'Treatment-hours guard overridden: {duty}'),
+    'event_restart': ('服务重启', 'Service restart'),
+    'event_patch': ('系统补丁', 'Patching'),
+    'event_db_maintenance': ('数据库维护', 'Database maintenance'),
+    'event_upgrade': ('系统升级', 'Upgrade'),
+    'event_rollback': ('版本回退', 'Rollback'),
+    'duty_restart': ('重启', 'restart'),
+    'duty_patch': ('打补丁', 'patching'),
+    'duty_db_maintenance': ('数据库维护', 'database maintenance'),
+    'duty_upgrade': ('升级', 'upgrade'),
+    'duty_rollback': ('回退', 'rollback'),
+    'duty_restore_drill': ('恢复演练', 'restore drill'),
+    'duty_dr_drill': ('灾难恢复演练', 'disaster-recovery drill'),
+    'guard_in_shift': ('{system}处于治疗时段', '{system}: inside treatment hours'),
+    'guard_treatments_running': ('{system}有 {running} 例治疗正在进行',
+                                 '{system}: {running} treatment(s) running'),
+    'guard_check_unavailable': ('{system}的在治人数检查无应答，视为可能有治疗进行',
+                                '{system}: the treatments-running check did not answer; treatments may be '
+                                'running'),
+    'guard_check_missing': ('{system}未配置在治人数检查，视为可能有治疗进行',
+                            '{system}: no treatments-running check is configured; treatments may be running'),
+    'guard_no_ticket': ('未提供变更单号', 'no change ticket'),
+    'guard_override_reason': ('越权原因：{reason}', 'Override reason: {reason}'),
+    'outcome_refused': ('已拒绝，未做任何变更', 'Refused; nothing was changed'),
+    'outcome_overridden': ('越权放行，已记录', 'Overridden; recorded'),
+    'outcome_ok': ('成功', 'Succeeded'),
+    'outcome_failed': ('失败', 'Failed'),
     # item labels (by item identifier prefix)
     'item_cpu:usage': ('CPU 使用率', 'CPU usage'),
     'item_cpu:load': ('CPU 每核负载', 'Load per core'),
@@ -407,10 +448,13 @@ class Translator(object):
         if isinstance(value, (int, float)):
             return format_number(value)
         if isinstance(value, (list, tuple)):
-            return '、'.join(self.value_text(v) for v in value) if self.language == 'zh' \
-                else ', '.join(self.value_text(v) for v in value)
+            return self.listing(self.value_text(v) for v in value)
         key = 'value_' + str(value)
         return self(key) if key in CATALOGUE else str(value)
+
+    def listing(self, texts):
+        """Texts as a list in a sentence: 甲、乙 / a, b."""
+        return ('、' if self.language == 'zh' else ', ').join(texts)
 
     def describe(self, item, tz=None):
         """The sentence the hospital reads for an item that is not ok (or was

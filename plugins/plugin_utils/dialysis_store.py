@@ -158,6 +158,14 @@ class RecordStore(object):
         refused record) in the period, in run order: never findings on a host."""
         return self._lines('run_error', since, until)
 
+    def guard_verdicts(self, since=None, until=None):
+        """The treatment-hours guard's verdicts (allowed, refused, overridden) of the
+        period, in run order, each with run_id, playbook, operator and time."""
+        for line in self.results(since, until):
+            if isinstance(line.get('guard'), dict):
+                yield dict(line['guard'], run_id=line.get('run_id'), playbook=line.get('playbook'),
+                           operator=line.get('operator'), time=line.get('ended'))
+
     def records(self, since=None, until=None, kind=None, host=None, system=None):
         """Records (module records and anomaly records of failed or unreachable
         hosts), each with its result's context: run_id, host, task, ended..."""

@@ -2,6 +2,7 @@
 the files back (PyMuPDF for PDF layout and text, openpyxl, python-docx)."""
 
 import datetime
+import json
 import os
 import re
 
@@ -76,7 +77,38 @@ def rich(tmp_path):
         reason='unreachable')])
     write_run(records, datetime.datetime(2026, 11, 24, 7, 0, tzinfo=TZ),
               [('ckd-app-01', 'unreachable', unreachable)])
+    # Changes of the month: the guard refused a restart in the shift, then let one
+    # through on an override; a restart record of each app host.
+    for day, verdict in ((12, GUARD_REFUSED), (12, GUARD_OVERRIDDEN)):
+        write_guard_run(records, datetime.datetime(2026, 11, day, 10, 0, tzinfo=TZ), verdict)
+    write_run(records, datetime.datetime(2026, 11, 12, 10, 5, tzinfo=TZ), [
+        ('hd-app-01', 'changed', make_record('restart', 'hemodialysis', [make_item(
+            'service:dialysis-service.service', 4.2, 'ok', 'Restarted; healthy after 4.2 s', unit='s')],
+            reason='内存持续增长', ticket='CHG-2026-0142'))])
     return tmp_path
+
+
+GUARD_SYSTEMS = {'hemodialysis': {'hosts': ['hd-app-01', 'hd-app-02'], 'in_shift': True, 'running': 12,
+                                  'check': 'url', 'reasons': ['in_shift', 'treatments_running']},
+                 'pd': {'hosts': ['pd-app-01'], 'in_shift': False, 'running': 0, 'check': 'none',
+                        'reasons': []}}
+GUARD_REFUSED = {'duty': 'restart', 'decision': 'refused', 'ticket': 'CHG-2026-0141', 'check_mode': False,
+                 'reasons': ['in_shift', 'treatments_running'], 'systems': GUARD_SYSTEMS,
+                 'hosts': ['hd-app-01', 'hd-app-02', 'pd-app-01']}
+GUARD_OVERRIDDEN = dict(GUARD_REFUSED, decision='overridden', ticket='CHG-2026-0142',
+                        override={'reason': '数据库连接池耗尽，透析记录无法保存，必须立即重启',
+                                  'operator': '王工'})
+
+
+def write_guard_run(records, when, verdict):
+    """A run whose guard task left its verdict in the store, as the callback writes it."""
+    run_id = when.strftime('%Y%m%dT%H%M%SZ') + '-g%03x' % len(os.listdir(records))
+    stamp = when.isoformat()
+    lines = [{'type': 'run', 'run_id': run_id, 'started': stamp, 'playbook': 'restart.yml'},
+             {'type': 'result', 'run_id': run_id, 'host': 'hd-app-01', 'status': 'ok',
+              'task': 'treatment_guard : Decide', 'started': stamp, 'ended': stamp, 'operator': 'li.si',
+              'guard': dict(verdict, at=stamp)}]
+    (records / ('%s.jsonl' % run_id)).write_text(''.join(json.dumps(x) + '\n' for x in lines))
 
 
 def params(root, **extra):
@@ -148,7 +180,8 @@ ALLOWED = {'CPU', 'CKD', 'PDF', 'IP', 'UTC', 'Asia', 'Shanghai', 'Windows',
            'java', 'postgres',  # process names (identifiers)
            'app', 'dpkg',  # log names from the inventory (identifiers)
            'wobbly',  # the raw value of an item key no catalogue knows (its sentence is generic)
-           'his', 'adt', 'lis', 'results', 'outbound', 'failed'}  # interface names from the inventory
+           'his', 'adt', 'lis', 'results', 'outbound', 'failed',  # interface names from the inventory
+           'CHG'}  # change ticket ids (CHG-2026-0142) of the hospital's change process
 
 
 def texts_of(paths):
@@ -352,3 +385,23 @@ def test_quarterly_report_shows_the_monthly_feedback_and_resolution(rich, templa
     assert '归档旧数据，使用率降至 60%' in html and '已解决' in html
     word = docx.Document(result['paths']['inspection_report.docx'])
     assert any('归档旧数据' in c.text for t in word.tables for r in t.rows for c in r.cells)
+
+
+@pytest.mark.parametrize('language, expected', [
+    ('zh', ['变更与治疗时段守护记录', '治疗时段守护：拒绝重启', '血透信息管理系统处于治疗时段',
+            '血透信息管理系统有 12 例治疗正在进行', '已拒绝，未做任何变更', '治疗时段守护：越权放行重启',
+            '越权原因：数据库连接池耗尽，透析记录无法保存，必须立即重启', '王工', 'CHG-2026-0142', '服务重启',
+            '服务 dialysis-service.service', '内存持续增长']),
+    ('en', ['Changes and treatment-hours guard', 'Treatment-hours guard refused: restart',
+            'Hemodialysis information system: 12 treatment(s) running', 'Refused; nothing was changed',
+            'Treatment-hours guard overridden: restart', 'Service restart']),
+])
+def test_the_monthly_report_lists_changes_guard_refusals_and_overrides(built, language, expected):
+    texts = texts_of(built[language]['paths'])
+    for fmt in ('html', 'pdf', 'docx', 'xlsx'):
+        text = texts['inspection_report.' + fmt]
+        flat = re.sub(r'\s+', '', text)
+        missing = [e for e in expected if re.sub(r'\s+', '', e) not in flat]
+        assert not missing, (fmt, missing)
+    # Refusals and overrides are not anomalies of any host.
+    assert 'guard' not in ' '.join(texts['inspection_sheet.html'].split()).lower()

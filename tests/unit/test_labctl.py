@@ -88,3 +88,19 @@ def test_an_inventory_directory_labctl_did_not_write_is_refused(tmp_path):
     (foreign / 'hosts.yml').write_text('all: {}\n')
     assert labctl.main(['inventory', '--inventory', str(foreign)]) == 2
     assert (foreign / 'hosts.yml').read_text() == 'all: {}\n'
+
+
+def test_every_lab_system_has_a_live_treatment_check_the_guard_accepts(written):
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import plan
+    _inventory, data, _argv = written
+    hosts = {}
+    for system in ('hemodialysis', 'ckd', 'pd'):
+        group = data['children'][system]
+        check = group['vars']['dialysis_treatment_check']
+        for name in group['hosts']:
+            hosts[name] = {'system': system, 'hours': None, 'check': check}
+    guard_plan, errors = plan(hosts, set(data['hosts']), ticket='CHG-1')
+    assert errors == []
+    # Only the hemodialysis service counts treatments; it answers on its own app host.
+    assert [(c['system'], c['check_host'], c['url']) for c in guard_plan['checks']] == [
+        ('hemodialysis', 'hd-app-01', 'http://127.0.0.1:8080/treatments/running')]
