@@ -593,7 +593,8 @@ def check_services(module, services, prefix='service'):
         return check_sysv_services(module, services, prefix)
     rc, out, err = module.run_command(
         [systemctl, 'show', '--no-pager',
-         '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp']
+         # MemoryCurrent: the unit's memory (cgroup), the quarterly analysis's restart decision.
+         '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp,MemoryCurrent']
         + list(services))
     blocks = out.strip().split('\n\n') if out.strip() else []
     items, metrics = [], {}
@@ -802,17 +803,8 @@ def run_module():
             clock_sync_required=dict(type='bool', default=True),
             collector=dict(type='str', default='auto', choices=['auto', 'psutil', 'proc']),
             db_health=dict(type='dict', options=dict(
-                databases=dict(type='list', elements='dict', required=True, options=dict(
-                    name=dict(type='str', required=True),
-                    engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
-                    host=dict(type='str'),
-                    port=dict(type='int'),
-                    database=dict(type='str', required=True),
-                    user=dict(type='str', required=True),
-                    password=dict(type='str', no_log=True),
-                    connect_timeout=dict(type='int'),
-                    statement_timeout=dict(type='int'),
-                )),
+                databases=dict(type='list', elements='dict', required=True,
+                               options=database_options(name=dict(type='str', required=True))),
                 thresholds=dict(type='dict'),
                 min_pages=dict(type='int'),
                 exact_max_pages=dict(type='int'),
