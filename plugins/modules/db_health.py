@@ -166,6 +166,7 @@ record:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import database_options
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_dbcare import (
     check_health,
     validate_health,
@@ -174,18 +175,6 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
     SYSTEMS,
     RecordError,
     make_record,
-)
-
-DATABASE_OPTIONS = dict(
-    name=dict(type='str', required=True),
-    engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
-    host=dict(type='str'),
-    port=dict(type='int'),
-    database=dict(type='str', required=True),
-    user=dict(type='str', required=True),
-    password=dict(type='str', no_log=True),
-    connect_timeout=dict(type='int'),
-    statement_timeout=dict(type='int'),
 )
 
 
@@ -198,7 +187,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             system=dict(type='str', default='shared', choices=list(SYSTEMS)),
-            databases=dict(type='list', elements='dict', required=True, options=DATABASE_OPTIONS),
+            databases=dict(type='list', elements='dict', required=True,
+                           options=database_options(name=dict(type='str', required=True))),
             thresholds=dict(type='dict', default={}),
             min_pages=dict(type='int', default=1000),
             exact_max_pages=dict(type='int', default=131072),

@@ -319,6 +319,9 @@ CATALOGUE = {
                                   '{item}: offline work without the treatment-hours guard\'s clearance; '
                                   'refused'),
     'reason_statement_failed': ('{item}：执行失败', '{item}: the statement failed'),
+    'outcome_db_partial': ('部分完成：其余对象已推迟或需停机窗口',
+                           'Partly done: the rest postponed or needing a window'),
+    'outcome_db_nothing': ('无需维护', 'Nothing to do'),
     'value_done': ('已完成', 'done'),
     'value_planned': ('计划中', 'planned'),
     'value_postponed': ('已推迟', 'postponed'),

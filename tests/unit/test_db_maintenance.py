@@ -110,6 +110,7 @@ def test_the_plan_runs_one_object_at_a_time_with_timeouts_and_reports_sizes(psql
     summary = found['db_maintenance:hemodialysis']
     assert summary['value'] == result['reclaimed_bytes'] == 3719168 - 466944
     assert summary['counts'] == {'done': 3, 'needs_window': 1}
+    assert result['record']['outcome'] == 'db_partial'         # the monthly report's changes list
 
 
 def test_an_object_that_waits_for_a_lock_gives_way_and_the_rest_proceeds(psql, capsys, monkeypatch):
@@ -127,6 +128,7 @@ def test_no_object_starts_after_the_budget(psql, capsys):
     assert result['changed'] is False and not (psql / 'done').exists()
     postponed = [i for i in result['record']['items'] if i.get('result') == 'postponed']
     assert len(postponed) == 3 and all(i['reason'] == 'budget' for i in postponed)
+    assert result['record']['outcome'] == 'db_partial'
 
 
 def test_a_rebuild_needs_free_space(psql, capsys, monkeypatch):

@@ -16,6 +16,10 @@ import time
 
 import pytest
 
+sys.path.insert(0, os.path.join(os.environ['MOLECULE_PROJECT_DIRECTORY'], 'molecule', 'resources'))
+
+import guard_lab  # noqa: E402
+
 PROJECT = os.environ['MOLECULE_PROJECT_DIRECTORY']
 EPHEMERAL = os.environ['MOLECULE_EPHEMERAL_DIRECTORY']
 INVENTORY_DIR = os.path.join(EPHEMERAL, 'inventory', 'lab')
@@ -211,6 +215,57 @@ def test_a_second_run_plans_nothing(tmp_path):
     found, record = steps(records)
     assert [k for k, v in found.items() if v['action'] != 'needs_window'] == []
     assert 'changed=0' in proc.stdout and state()['files'] == before['files']
+
+
+def test_offline_work_waits_for_the_guard_while_treatments_run():
+    before = state()
+    proc = guard_lab.run_playbook('db_maintenance.yml', dict(
+        MAINTENANCE_VARS, db_maintenance_offline=True, dialysis_treatment_hours=guard_lab.IN_SHIFT))
+    assert proc.returncode != 0 and 'Treatment-hours guard refused' in proc.stdout + proc.stderr
+    assert state() == before                               # nothing was touched
+
+
+def test_offline_work_runs_once_the_guard_clears_the_host():
+    before_files = os.listdir(RECORDS)
+    proc, verdicts, overrides = guard_lab.allowed_run('db_maintenance.yml', dict(
+        MAINTENANCE_VARS, db_maintenance_offline=True))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert [v['decision'] for v in verdicts] == ['allowed'] and overrides == []
+    records = []
+    for name in sorted(set(os.listdir(RECORDS)) - set(before_files)):
+        if name.endswith('.jsonl') and name != 'index.jsonl':
+            records += records_of(os.path.join(RECORDS, name))
+    found, record = steps(records)
+    full = found['vacuum_full:public.%s' % ARCHIVE]
+    assert full['result'] == 'done' and full['after_bytes'] < full['before_bytes'] / 3, full
+    assert record['items'][0]['value'] >= full['before_bytes'] - full['after_bytes']
+
+
+def test_after_the_window_nothing_is_left_to_plan(tmp_path):
+    proc, records = maintain(tmp_path, check=True)
+    found, record = steps(records)
+    assert found == {} and record['items'][0]['counts'] == {}
+
+
+def test_the_quarterly_performance_analysis_renders_from_the_lab():
+    reports = os.path.join(EPHEMERAL, 'reports')
+    env = dict(os.environ, DIALYSIS_REPORTS_DIR=reports)
+    argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY_DIR,
+            os.path.join(PROJECT, 'playbooks', 'performance.yml')]
+    for language in ('zh', 'en'):
+        proc = subprocess.run(argv + ['-e', 'performance_language=%s' % language], env=env,
+                              capture_output=True, text=True, timeout=600, cwd=PROJECT)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        pdfs = glob.glob(os.path.join(reports, '*', 'quarterly-performance-report-*.%s.pdf' % language))
+        assert len(pdfs) == 1, pdfs
+    performance = []
+    for path in glob.glob(os.path.join(RECORDS, '2*.jsonl')):
+        performance += [r for r in records_of(path) if r['kind'] == 'performance']
+    assert performance
+    decisions = [i for i in performance[-1]['items'] if i['item'].startswith('restart_decision:hd-db-01/')]
+    assert decisions, performance[-1]['items']
+    statements = performance[-1]['metrics']['statements']
+    assert statements and all(PATIENT not in (s['query'] or '') for s in statements)
 
 
 def test_no_patient_name_and_no_password_in_any_record():
