@@ -269,9 +269,9 @@ def performance_record(model, system='shared'):
     service (warning when needed), so the decisions are kept in the store."""
     items = []
     for finding in model['findings']:
+        message = '%s on %s: %s' % (finding['key'], finding['host'], finding['figures'])
         items.append(make_item('perf_%s:%s/%s' % (finding['key'], finding['host'], finding['object']),
-                               finding['key'], 'warning', '%s on %s: %s' % (finding['key'], finding['host'],
-                                                                          finding['figures']),
+                               finding['key'], 'warning', message,
                                reason=finding['key'], figures=finding['figures']))
     for decision in model['decisions']:
         items.append(make_item('restart_decision:%s/%s' % (decision['host'], decision['service']),

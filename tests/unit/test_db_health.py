@@ -12,8 +12,8 @@ import sys
 import db_health
 import host_inspection
 import pytest
+import test_callback
 from ansible.module_utils.testing import patch_module_args
-from test_callback import workspace  # noqa: F401  (the fixture)
 
 from ansible_collections.dialysis.ops.plugins.filter.dialysis import inspection_errors
 from ansible_collections.dialysis.ops.plugins.module_utils import dialysis_dbcare as dbc
@@ -355,7 +355,13 @@ main()
 '''
 
 
-def test_the_callback_writes_a_modules_second_record_and_refuses_a_broken_one(workspace):  # noqa: F811
+@pytest.fixture
+def workspace(tmp_path, repo_root):
+    """The callback tests' throw-away inventory and record store."""
+    return test_callback.workspace.__wrapped__(tmp_path, repo_root)
+
+
+def test_the_callback_writes_a_modules_second_record_and_refuses_a_broken_one(workspace):
     from test_callback import run_lines, run_playbook
 
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore

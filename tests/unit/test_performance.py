@@ -180,10 +180,9 @@ def test_the_playbook_records_the_decisions_and_writes_the_document(quarter, rep
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(repo_root, 'ansible.cfg'),
                DIALYSIS_RECORDS_DIR=str(quarter / 'records'), DIALYSIS_REPORTS_DIR=str(quarter / 'reports'),
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    proc = subprocess.run(['ansible-playbook', '-i', str(inventory), os.path.join(repo_root, 'playbooks',
-                                                                                   'performance.yml'),
-                           '-e', 'performance_quarter=2026-Q4'], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    playbook = os.path.join(repo_root, 'playbooks', 'performance.yml')
+    argv = ['ansible-playbook', '-i', str(inventory), playbook, '-e', 'performance_quarter=2026-Q4']
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert (quarter / 'reports' / '2026-Q4' / 'quarterly-performance-report-2026-Q4.zh.pdf').exists()
     performance = []
