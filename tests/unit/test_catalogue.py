@@ -23,7 +23,7 @@ def test_no_key_is_written_twice():
 
 
 def fields(text):
-    return sorted(set(name for _, name, _, _ in string.Formatter().parse(text) if name))
+    return sorted(set(part[1] for part in string.Formatter().parse(text) if part[1]))
 
 
 def test_every_entry_has_both_languages_with_the_same_fields():
