@@ -514,7 +514,7 @@ def check_set(spec, system, run_command, get_bin_path, now=None):
         status, reason, detail = check_structure(spec, newest, run_command, get_bin_path)
     except (IOError, OSError) as exc:
         status, reason, detail = 'error', 'unreadable', 'cannot read the backup: %s' % exc
-    value = {'ok': 'valid', 'critical': 'invalid', 'skipped': 'not_verified'}.get(status)
+    value = {'ok': 'valid', 'critical': 'damaged', 'skipped': 'not_verified'}.get(status)
     items.append(make_item(prefix + 'structure', value, status, detail, reason=reason, **common))
 
     # retention
