@@ -1,4 +1,6 @@
-"""Tests of the lab software that need no database: modules are loaded from their files."""
+"""Tests of the lab software that need no database: modules are loaded from their files,
+under names of their own (lab_*) where a plugin of the collection has the same file name
+(plugins/filter/dialysis_backup.py is on sys.path in the same pytest run)."""
 
 import importlib.util
 import sys
@@ -51,7 +53,7 @@ def interface():
 
 @pytest.fixture(scope='session')
 def backup():
-    return load('dialysis_backup', 'backup/dialysis_backup.py')
+    return load('lab_backup_job', 'backup/dialysis_backup.py')
 
 
 @pytest.fixture(scope='session')
