@@ -76,6 +76,10 @@ TOPOLOGY = [
          services=['dialysis-interface.service']),
     Host('ckd-db-01', 'ckd', ('app', 'db'), 4, {5432: 22}, postgresql=['ckd']),
     Host('pd-db-01', 'pd', ('app', 'db'), 5, {3306: 23}, mariadb=['pd']),
+    # The second application host (rolling restarts, patches, upgrades one host at a time):
+    # the service only; the collector runs once per unit, on hd-app-01.
+    Host('hd-app-02', 'hemodialysis', ('app',), 6, {8080: 11},
+         services=['dialysis-service.service']),
 ]
 BY_NAME = dict((h.name, h) for h in TOPOLOGY)
 SYSTEMS = ('hemodialysis', 'ckd', 'pd')
@@ -141,6 +145,30 @@ def clinical_vars(host):
                 endpoint('hemodialysis-db', 'hd_db_01_postgresql', 'tcp', 'database')],
         }}
     return {}
+
+
+def health_checks(host):
+    """What says the host's services work (dialysis.ops.health_check's checks, run on the
+    host): used before and after disruptive work - restarts, patches, upgrades."""
+    checks = []
+    if 'dialysis-service.service' in host.services:
+        checks += [
+            {'name': 'service', 'unit': 'dialysis-service.service'},
+            {'name': 'http', 'url': 'http://127.0.0.1:8080/health', 'status': [200],
+             'json': {'status': 'ok'}},
+            {'name': 'version', 'url': 'http://127.0.0.1:8080/version', 'capture': ['version', 'schema']},
+            {'name': 'port', 'port': 8080},
+            {'name': 'process', 'process': 'dialysis_service.py'}]
+    if 'dialysis-interface.service' in host.services:
+        checks += [{'name': 'interface', 'unit': 'dialysis-interface.service'},
+                   {'name': 'mllp-his-adt', 'port': 2575}, {'name': 'mllp-lis-results', 'port': 2576},
+                   {'name': 'machine-gateway', 'port': 4001}]
+    if host.postgresql:
+        checks += [{'name': 'postgresql', 'unit': 'postgresql@15-main.service'},
+                   {'name': 'postgresql-port', 'port': 5432}]
+    if host.mariadb:
+        checks += [{'name': 'mariadb', 'unit': 'mariadb.service'}, {'name': 'mariadb-port', 'port': 3306}]
+    return checks
 
 
 def treatment_check(system, hosts):
@@ -209,8 +237,11 @@ def host_vars(host, base, hosts, key):
         hv['lab_mariadb_databases'] = host.mariadb
     # Where the lab's software on this host finds its databases (another host's
     # published port, through the machine's loopback).
-    if host.name in ('hd-app-01',) and 'hd-db-01' in names:
+    if 'dialysis-service.service' in host.services and 'hd-db-01' in names:
         hv['lab_service_database'] = {'host': HOST_LOOPBACK, 'port': base + 20, 'dbname': 'hemodialysis'}
+    checks = health_checks(host)
+    if checks:
+        hv['dialysis_health_checks'] = checks
     hv.update(clinical_vars(host))
     return hv
 
@@ -231,6 +262,7 @@ def inventory(prefix, base, hosts, key):
     parts = {'lab_postgresql': [h for h in hosts if h.postgresql],
              'lab_mariadb': [h for h in hosts if h.mariadb],
              'lab_service': [h for h in hosts if 'dialysis-service.service' in h.services],
+             'lab_collector': [h for h in hosts if 'dialysis-collector.service' in h.services],
              'lab_interface': [h for h in hosts if 'dialysis-interface.service' in h.services]}
     for group, members in parts.items():
         children[group] = {'hosts': dict((h.name, None) for h in members)}
@@ -613,7 +645,7 @@ def main(argv=None):
     shape.add_argument('--base-port', type=int, default=2240,
                        help='base of the published ports (default 2240)')
     shape.add_argument('--hosts', default=','.join(h.name for h in TOPOLOGY),
-                       help='comma-separated hosts of the topology (default all five)')
+                       help='comma-separated hosts of the topology (default all of them)')
     shape.add_argument('--key', default=default_key(), help='SSH private key (default: the test key)')
     up = sub.add_parser('up', parents=[common, shape], help='start, inventory and provision the lab')
     up.add_argument('--size', type=int, help='rows of the generated data (provision variable lab_size)')

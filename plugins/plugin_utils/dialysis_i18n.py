@@ -146,6 +146,34 @@ CATALOGUE = {
     'outcome_overridden': ('越权放行，已记录', 'Overridden; recorded'),
     'outcome_ok': ('成功', 'Succeeded'),
     'outcome_failed': ('失败', 'Failed'),
+    # restarts (roles/restart, contract clause R2): the restart record's items, reason codes
+    # and outcomes; health_check items serve every duty that checks health after a change
+    'item_restart': ('重启 {arg}', 'Restart {arg}'),
+    'item_restart:reboot': ('主机重启', 'Host reboot'),
+    'item_restart:peers': ('同层级对端主机健康状态', "Health of the tier's peers"),
+    'item_health_check': ('健康检查 {arg}', 'Health check {arg}'),
+    'reason_restart_not_back': ('{arg} 已重启，但在等待时间内未恢复正常；后续主机未重启',
+                                '{arg} was restarted but was not healthy again within the wait; the '
+                                'rollout stopped'),
+    'reason_restart_restart_failed': ('{arg} 重启失败；后续主机未重启',
+                                      'The restart of {arg} failed; the rollout stopped'),
+    'reason_restart_peer_unhealthy': ('同层级对端主机不健康，未重启 {arg}',
+                                      'A peer of the tier was not healthy; {arg} was not restarted'),
+    'reason_restart:reboot_not_back': ('主机已重启，但在等待时间内未恢复正常；后续主机未重启',
+                                       'The host was rebooted but was not healthy again within the wait; '
+                                       'the rollout stopped'),
+    'reason_restart:reboot_restart_failed': ('主机重启失败；后续主机未重启',
+                                             'The reboot failed; the rollout stopped'),
+    'reason_restart:reboot_peer_unhealthy': ('同层级对端主机不健康，本机未重启',
+                                             'A peer of the tier was not healthy; the host was not rebooted'),
+    'reason_restart:peers_peer_unhealthy': ('同层级对端主机 {value} 不健康：为避免同时停机，本机未重启',
+                                            'Peer(s) {value} of the tier not healthy: this host was not '
+                                            'restarted, so that both are never down together'),
+    'reason_health_check_unhealthy': ('健康检查 {arg} 未通过', 'Health check {arg} failed'),
+    'outcome_restarted': ('已重启，健康检查通过', 'Restarted; healthy again'),
+    'outcome_peer_unhealthy': ('未重启：对端主机不健康', 'Not restarted: a peer was not healthy'),
+    'outcome_restart_failed': ('重启失败，已停止后续主机', 'Restart failed; rollout stopped'),
+    'outcome_not_back': ('重启后未恢复，已停止后续主机', 'Not healthy again; rollout stopped'),
     # item labels (by item identifier prefix)
     'item_cpu:usage': ('CPU 使用率', 'CPU usage'),
     'item_cpu:load': ('CPU 每核负载', 'Load per core'),

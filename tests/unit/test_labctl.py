@@ -90,6 +90,52 @@ def test_an_inventory_directory_labctl_did_not_write_is_refused(tmp_path):
     assert (foreign / 'hosts.yml').read_text() == 'all: {}\n'
 
 
+def test_the_second_application_host_runs_the_service_without_a_collector(written):
+    _inventory, data, _argv = written
+    children, hosts = data['children'], data['hosts']
+    assert sorted(children['app']['hosts']) == ['ckd-db-01', 'hd-app-01', 'hd-app-02', 'pd-db-01']
+    assert 'hd-app-02' in children['hemodialysis']['hosts']
+    assert sorted(children['lab_service']['hosts']) == ['hd-app-01', 'hd-app-02']
+    assert sorted(children['lab_collector']['hosts']) == ['hd-app-01']   # one collector per unit
+    app2 = hosts['hd-app-02']
+    assert app2['ansible_port'] == 2646 and app2['lab_published_ports'] == {'22': 2646, '8080': 2651}
+    assert app2['inspection_services'] == ['dialysis-service.service', 'ssh.service']
+    assert app2['lab_service_database'] == hosts['hd-app-01']['lab_service_database']
+    assert 'inspection_clinical' not in app2
+    assert data['vars']['lab_endpoints']['hd_app_02_http'] == {
+        'host': '10.0.2.2', 'port': 2651, 'controller_host': '127.0.0.1'}
+
+
+def test_no_two_hosts_publish_the_same_port():
+    published = [p for h in labctl.TOPOLOGY for p, _ in h.ports(0)]
+    assert len(published) == len(set(published))
+    # every offset stays below 40, so labs 40 ports apart (rlab 2400, plab 2440, dlab 2480) never meet
+    assert max(published) < 40
+
+
+def test_a_subset_without_the_collector_host_has_no_collector(tmp_path):
+    inventory = tmp_path / 'lab'
+    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab',
+                        '--base-port', '2640', '--hosts', 'hd-app-02,hd-db-01',
+                        '--key', str(tmp_path / 'k')]) == 0
+    with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
+        children = yaml.safe_load(handle)['all']['children']
+    assert list(children['lab_service']['hosts']) == ['hd-app-02']
+    assert children['lab_collector']['hosts'] in ({}, None)
+
+
+def test_every_host_with_a_service_has_its_health_checks(written):
+    import health_check  # plugins/modules (conftest puts it on the path)
+
+    _inventory, data, _argv = written
+    for name, hv in data['hosts'].items():
+        checks = hv.get('dialysis_health_checks')
+        assert checks, name
+        assert health_check.validate_checks(checks) == [], name
+    app = [c['name'] for c in data['hosts']['hd-app-02']['dialysis_health_checks']]
+    assert app == ['service', 'http', 'version', 'port', 'process']
+
+
 def test_every_lab_system_has_a_live_treatment_check_the_guard_accepts(written):
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import plan
     _inventory, data, _argv = written
