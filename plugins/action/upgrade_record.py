@@ -10,7 +10,10 @@ from __future__ import absolute_import, division, print_function
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import RecordError
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_upgrade import OUTCOMES, build_upgrade_record
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_upgrade import (
+    OUTCOMES,
+    build_upgrade_record,
+)
 
 __metaclass__ = type
 

@@ -22,12 +22,22 @@ def upgrade_checks(url, version, schema, mode='open', service='dialysis-service.
     the unit, /health (status ``ok``, or ``maintenance`` while writes are refused), /version
     (the release and the database schema expected) and each smoke path (200)."""
     base = str(url).rstrip('/')
-    checks = [{'name': 'service', 'unit': service},
-              {'name': 'http', 'url': base + '/health', 'status': [200],
-               'json': {'status': 'maintenance' if mode == 'maintenance' else 'ok'}},
-              {'name': 'version', 'url': base + '/version', 'status': [200],
-               'json': dict({'version': str(version)}, **({'database_schema': str(schema)} if schema else {})),
-               'capture': ['version', 'schema', 'database_schema']}]
+    checks = [
+        {'name': 'service', 'unit': service},
+        {
+            'name': 'http',
+            'url': base + '/health',
+            'status': [200],
+            'json': {'status': 'maintenance' if mode == 'maintenance' else 'ok'},
+        },
+        {
+            'name': 'version',
+            'url': base + '/version',
+            'status': [200],
+            'json': dict({'version': str(version)}, **({'database_schema': str(schema)} if schema else {})),
+            'capture': ['version', 'schema', 'database_schema'],
+        },
+    ]
     for path in smoke or []:
         checks.append({'name': 'smoke:%s' % path, 'url': base + path, 'status': [200]})
     return checks

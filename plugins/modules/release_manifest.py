@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: release_manifest
-short_description: Versioned release directories, the current symlink and the release manifest of an application host
+short_description: Release directories, the current symlink and the release manifest of an app host
 description:
   - Keeps an application's releases as immutable versioned directories (C(<base_dir>/releases/<version>)),
     a C(current) symlink pointing at one of them, and a manifest (C(<base_dir>/manifest.json)) saying
@@ -57,7 +57,9 @@ options:
     description: For C(health) - whether the release passed its checks.
     type: bool
   final:
-    description: For C(health) - the check after the service took writes again; healthy and final makes it last known good.
+    description:
+      - For C(health) - the check after the service took writes again.
+      - Healthy and final makes the release the last known good.
     type: bool
     default: false
   detail:
@@ -65,7 +67,7 @@ options:
     type: str
     default: ''
   outcome:
-    description: For C(finish) - how the operation ended (upgraded, rolled_back_automatically, rolled_back...).
+    description: For C(finish) - how the operation ended (upgraded, rolled_back_automatically...).
     type: str
   run_id:
     description: The run that acts (kept with every entry it writes).
@@ -79,7 +81,7 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: Will return details on what has changed, when in diff mode.
     support: none
 notes:
   - Python 3.8 or later on the host, standard library only. Run as root (the release files are root's).
@@ -144,8 +146,9 @@ class ManifestError(Exception):
 
 def check_version(version):
     if not version or not set(str(version).lower()) <= VERSION_CHARS or str(version).startswith('.'):
-        raise ManifestError('version: expected a release name such as 1.1 (letters, digits, . - _), got %r'
-                            % (version,))
+        raise ManifestError(
+            'version: expected a release name such as 1.1 (letters, digits, . - _), got %r' % (version,)
+        )
     return str(version)
 
 
@@ -189,16 +192,30 @@ class Releases(object):
                 with open(self.path) as handle:
                     data = json.load(handle)
             except (IOError, OSError, ValueError) as exc:
-                raise ManifestError('%s is unreadable (%s): fix or move it aside; the releases and the current '
-                                    'symlink are untouched' % (self.path, exc))
+                raise ManifestError(
+                    '%s is unreadable (%s): fix or move it aside; the releases and the current '
+                    'symlink are untouched' % (self.path, exc)
+                ) from exc
             if not isinstance(data, dict) or data.get('format') != FORMAT:
                 raise ManifestError('%s: expected a manifest of format %d' % (self.path, FORMAT))
             return data
-        data = {'format': FORMAT, 'releases': {}, 'current': None, 'previous': None, 'last_known_good': None,
-                'operation': None, 'history': []}
+        data = {
+            'format': FORMAT,
+            'releases': {},
+            'current': None,
+            'previous': None,
+            'last_known_good': None,
+            'operation': None,
+            'history': [],
+        }
         current = self.current_version()
         if current:
-            data['releases'][current] = {'installed_at': None, 'sha256': None, 'status': 'unknown', 'health': []}
+            data['releases'][current] = {
+                'installed_at': None,
+                'sha256': None,
+                'status': 'unknown',
+                'health': [],
+            }
             data['current'] = {'version': current, 'since': None}
         return data
 
@@ -248,7 +265,9 @@ def _members(archive):
             continue
         if member.name.startswith('/') or '..' in rel.split('/') or not (member.isfile() or member.isdir()):
             tar.close()
-            raise ManifestError('%s: refusing member %r (absolute, parent or special file)' % (archive, member.name))
+            raise ManifestError(
+                '%s: refusing member %r (absolute, parent or special file)' % (archive, member.name)
+            )
         out.append((member, rel))
     return tar, out
 
@@ -281,7 +300,9 @@ def install(rel, data, version, archive, run_id, check_mode):
     """Unpack ``archive`` into releases/<version> once. Returns (changed, message)."""
     directory = rel.directory(version)
     if not archive or not os.path.isfile(archive):
-        raise ManifestError('archive: expected the path of the release tarball on the host, got %r' % (archive,))
+        raise ManifestError(
+            'archive: expected the path of the release tarball on the host, got %r' % (archive,)
+        )
     sha = _sha256_file(archive)
     tar, members = _members(archive)
     try:
@@ -298,15 +319,23 @@ def install(rel, data, version, archive, run_id, check_mode):
             diff = _differences(tar, members, directory)
             if diff:
                 raise ManifestError(
-                    'release %s on disk (%s) differs from the archive (%s: %s): releases are immutable - build the '
-                    'change as a new version; the directory is left as it is' % (
-                        version, directory, os.path.basename(archive), ', '.join(sorted(diff)[:5])))
+                    'release %s on disk (%s) differs from the archive (%s: %s): releases are immutable - '
+                    'build the change as a new version; the directory is left as it is'
+                    % (version, directory, os.path.basename(archive), ', '.join(sorted(diff)[:5]))
+                )
             if not check_mode:
-                data['releases'][version] = dict(known, sha256=sha, status=known.get('status', 'unknown'),
-                                                 installed_at=known.get('installed_at'),
-                                                 health=known.get('health', []))
+                data['releases'][version] = dict(
+                    known,
+                    sha256=sha,
+                    status=known.get('status', 'unknown'),
+                    installed_at=known.get('installed_at'),
+                    health=known.get('health', []),
+                )
                 rel.save(data)
-            return True, 'release %s on disk matches the archive; its checksum is now in the manifest' % version
+            return (
+                True,
+                'release %s on disk matches the archive; its checksum is now in the manifest' % version,
+            )
         if check_mode:
             return True, 'would install release %s' % version
         if not os.path.isdir(rel.releases_dir):
@@ -331,8 +360,13 @@ def install(rel, data, version, archive, run_id, check_mode):
         os.rename(partial, directory)
     finally:
         tar.close()
-    data['releases'][version] = {'installed_at': _now(), 'sha256': sha, 'status': 'unknown', 'health': [],
-                                 'installed_by': run_id}
+    data['releases'][version] = {
+        'installed_at': _now(),
+        'sha256': sha,
+        'status': 'unknown',
+        'health': [],
+        'installed_by': run_id,
+    }
     rel.save(data)
     return True, 'installed release %s' % version
 
@@ -351,12 +385,17 @@ def run(module, rel, params, check_mode):
     elif action == 'begin':
         operation = dict(params.get('operation') or {})
         if operation.get('kind') not in ('upgrade', 'rollback') or not operation.get('state'):
-            raise ManifestError('operation: expected kind (upgrade or rollback) and state, got %r' % (operation,))
+            raise ManifestError(
+                'operation: expected kind (upgrade or rollback) and state, got %r' % (operation,)
+            )
         operation.setdefault('started', _now())
         operation['run_id'] = params.get('run_id')
         data['operation'] = operation
-        changed, msg = True, '%s %s -> %s: %s' % (operation['kind'], operation.get('from'), operation.get('to'),
-                                                  operation['state'])
+        changed, msg = (
+            True,
+            '%s %s -> %s: %s'
+            % (operation['kind'], operation.get('from'), operation.get('to'), operation['state']),
+        )
     elif action == 'advance':
         if not data.get('operation'):
             raise ManifestError('advance: no operation in progress in %s' % rel.path)
@@ -369,32 +408,44 @@ def run(module, rel, params, check_mode):
         msg = 'operation state %s' % new.get('state')
     elif action == 'switch':
         if not os.path.isfile(os.path.join(rel.directory(version), 'release.json')):
-            raise ManifestError('release %s is not on disk (%s): install it first'
-                                % (version, rel.directory(version)))
+            raise ManifestError(
+                'release %s is not on disk (%s): install it first' % (version, rel.directory(version))
+            )
         current = rel.current_version()
         if current != version:
             changed = True
             if not check_mode:
                 rel.switch_link(version)
             now = _now()
-            data['releases'].setdefault(version, {'installed_at': None, 'sha256': None, 'status': 'unknown',
-                                                  'health': []})
+            data['releases'].setdefault(
+                version, {'installed_at': None, 'sha256': None, 'status': 'unknown', 'health': []}
+            )
             if current:
-                data['previous'] = {'version': current, 'since': (data.get('current') or {}).get('since'),
-                                    'until': now}
+                data['previous'] = {
+                    'version': current,
+                    'since': (data.get('current') or {}).get('since'),
+                    'until': now,
+                }
             data['current'] = {'version': version, 'since': now}
-            data['history'].append({'at': now, 'event': 'switch', 'from': current, 'to': version,
-                                    'run_id': params.get('run_id')})
+            data['history'].append(
+                {'at': now, 'event': 'switch', 'from': current, 'to': version, 'run_id': params.get('run_id')}
+            )
         msg = 'current -> %s' % version
     elif action == 'health':
         if params.get('healthy') is None:
             raise ManifestError('healthy: expected true or false for action health')
-        release = data['releases'].setdefault(version, {'installed_at': None, 'sha256': None, 'status': 'unknown',
-                                                        'health': []})
-        entry = {'at': _now(), 'healthy': params['healthy'], 'final': params['final'], 'run_id': params.get('run_id')}
+        release = data['releases'].setdefault(
+            version, {'installed_at': None, 'sha256': None, 'status': 'unknown', 'health': []}
+        )
+        entry = {
+            'at': _now(),
+            'healthy': params['healthy'],
+            'final': params['final'],
+            'run_id': params.get('run_id'),
+        }
         if params.get('detail'):
             entry['detail'] = params['detail'][:500]
-        release['health'] = (list(release.get('health') or []) + [entry])[-max(1, params['keep_health']):]
+        release['health'] = (list(release.get('health') or []) + [entry])[-max(1, params['keep_health']) :]
         if not params['healthy']:
             release['status'] = 'failed'
         elif params['final']:
@@ -404,9 +455,17 @@ def run(module, rel, params, check_mode):
     elif action == 'finish':
         operation = data.get('operation')
         if operation:
-            data['history'].append({'at': _now(), 'event': operation.get('kind'), 'from': operation.get('from'),
-                                    'to': operation.get('to'), 'outcome': params.get('outcome'),
-                                    'detail': params.get('detail') or None, 'run_id': params.get('run_id')})
+            data['history'].append(
+                {
+                    'at': _now(),
+                    'event': operation.get('kind'),
+                    'from': operation.get('from'),
+                    'to': operation.get('to'),
+                    'outcome': params.get('outcome'),
+                    'detail': params.get('detail') or None,
+                    'run_id': params.get('run_id'),
+                }
+            )
             data['operation'] = None
             changed = True
         msg = 'operation finished: %s' % params.get('outcome')
@@ -418,8 +477,11 @@ def run(module, rel, params, check_mode):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type='str', required=True,
-                        choices=['read', 'install', 'begin', 'advance', 'switch', 'health', 'finish']),
+            action=dict(
+                type='str',
+                required=True,
+                choices=['read', 'install', 'begin', 'advance', 'switch', 'health', 'finish'],
+            ),
             base_dir=dict(type='path', default='/opt/dialysis-service'),
             version=dict(type='str'),
             archive=dict(type='path'),
@@ -440,8 +502,13 @@ def main():
         changed, msg, data = run(module, rel, module.params, module.check_mode)
     except (ManifestError, OSError, tarfile.TarError) as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=changed, msg=msg, manifest=Releases.views(data), current_version=rel.current_version(),
-                     releases=rel.on_disk())
+    module.exit_json(
+        changed=changed,
+        msg=msg,
+        manifest=Releases.views(data),
+        current_version=rel.current_version(),
+        releases=rel.on_disk(),
+    )
 
 
 if __name__ == '__main__':

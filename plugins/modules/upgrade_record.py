@@ -39,7 +39,13 @@ options:
     description: How the run ended (plugins/plugin_utils/dialysis_upgrade.py lists them).
     type: str
     required: true
-    choices: [upgraded, rolled_back_automatically, rollback_failed, unhealthy_after_reopen, rolled_back, failed]
+    choices:
+      - upgraded
+      - rolled_back_automatically
+      - rollback_failed
+      - unhealthy_after_reopen
+      - rolled_back
+      - failed
   version_from:
     description: The release before the run.
     type: str
@@ -66,7 +72,7 @@ options:
     description: C(schema_before), C(schema_after), C(applied), C(undone), C(method).
     type: dict
   backup:
-    description: C(path), C(sha256), C(size_bytes), C(entries), C(verified), C(seconds) of the pre-migration backup.
+    description: The pre-migration backup - C(path), C(sha256), C(size_bytes), C(entries), C(verified).
     type: dict
   health_after:
     description: The M(dialysis.ops.health_check) result of each app host after the run, by host.

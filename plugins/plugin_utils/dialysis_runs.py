@@ -179,8 +179,8 @@ class RunLock(object):
 
     def __init__(self, records_dir, duty, scope=None):
         if scope is not None and not SCOPE.match(str(scope)):
-            raise LockError('scope: expected a lower-case name such as hemodialysis (letters, digits, _), got %r'
-                            % (scope,))
+            raise LockError('scope: expected a lower-case name such as hemodialysis (letters, digits, _), '
+                            'got %r' % (scope,))
         self.directory = os.path.join(records_dir, LOCKS_DIR)
         self.duty = duty
         self.scope = scope
@@ -231,8 +231,9 @@ class RunLock(object):
     def _holder_for(self, run):
         now = _now()
         holder = dict(process_identity(run['pid']), duty=self.duty, run_id=run['run_id'],
-                      operator=run.get('operator'), launcher=run.get('launcher'), playbook=run.get('playbook'),
-                      acquired=_iso(now), acquired_epoch=round(now.timestamp(), 3))
+                      operator=run.get('operator'), launcher=run.get('launcher'),
+                      playbook=run.get('playbook'), acquired=_iso(now),
+                      acquired_epoch=round(now.timestamp(), 3))
         if self.scope is not None:
             holder['scope'] = self.scope
         return holder

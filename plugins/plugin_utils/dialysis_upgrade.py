@@ -25,14 +25,30 @@ from __future__ import absolute_import, division, print_function
 
 import re
 
-from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import SYSTEMS, make_item, make_record
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import (
+    SYSTEMS,
+    make_item,
+    make_record,
+)
 
 __metaclass__ = type
 
-OUTCOMES = ('upgraded', 'rolled_back_automatically', 'rollback_failed', 'unhealthy_after_reopen', 'rolled_back',
-            'failed')
-OUTCOME_STATUS = {'upgraded': 'ok', 'rolled_back': 'ok', 'rolled_back_automatically': 'warning',
-                  'failed': 'warning', 'rollback_failed': 'critical', 'unhealthy_after_reopen': 'critical'}
+OUTCOMES = (
+    'upgraded',
+    'rolled_back_automatically',
+    'rollback_failed',
+    'unhealthy_after_reopen',
+    'rolled_back',
+    'failed',
+)
+OUTCOME_STATUS = {
+    'upgraded': 'ok',
+    'rolled_back': 'ok',
+    'rolled_back_automatically': 'warning',
+    'failed': 'warning',
+    'rollback_failed': 'critical',
+    'unhealthy_after_reopen': 'critical',
+}
 VERSION = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$')
 DB_METHODS = ('auto', 'down', 'restore')
 
@@ -49,15 +65,21 @@ def settings_errors(settings, kind='upgrade'):
     if version in (None, '') and kind == 'upgrade':
         errors.append('upgrade_version: required - the release to upgrade to, such as 1.1')
     elif version not in (None, '') and not VERSION.match(str(version)):
-        errors.append('%s: expected a release name such as 1.1 (letters, digits, . _ -), got %r' % (key, version))
+        errors.append(
+            '%s: expected a release name such as 1.1 (letters, digits, . _ -), got %r' % (key, version)
+        )
     system = settings.get('upgrade_system')
     if system not in SYSTEMS or system == 'shared':
-        errors.append('upgrade_system: expected one of hemodialysis, ckd, pd (the system whose app is upgraded), '
-                      'got %r' % (system,))
+        errors.append(
+            'upgrade_system: expected one of hemodialysis, ckd, pd (the system whose app is upgraded), '
+            'got %r' % (system,)
+        )
     reason = settings.get('upgrade_reason')
     if not isinstance(reason, str) or len(reason.strip()) < 8:
-        errors.append('upgrade_reason: expected why the %s is made, as text of at least 8 characters (recorded), '
-                      'got %r' % (kind, reason))
+        errors.append(
+            'upgrade_reason: expected why the %s is made, as text of at least 8 characters (recorded), '
+            'got %r' % (kind, reason)
+        )
     for key in ('upgrade_health_wait', 'upgrade_lock_wait', 'upgrade_collector_max_age'):
         value = settings.get(key)
         if value is not None and (not _num(value) or value < 0):
@@ -67,41 +89,76 @@ def settings_errors(settings, kind='upgrade'):
         errors.append('upgrade_health_interval: expected a number of seconds > 0, got %r' % (interval,))
     method = settings.get('upgrade_database_rollback')
     if method is not None and method not in DB_METHODS:
-        errors.append('upgrade_database_rollback: expected one of %s, got %r' % (', '.join(DB_METHODS), method))
+        errors.append(
+            'upgrade_database_rollback: expected one of %s, got %r' % (', '.join(DB_METHODS), method)
+        )
     apps = settings.get('upgrade_app_hosts')
-    if apps is not None and (not isinstance(apps, list) or not apps or not all(isinstance(h, str) for h in apps)):
-        errors.append('upgrade_app_hosts: expected a non-empty list of inventory host names (the play\'s app hosts '
-                      'by default), got %r' % (apps,))
+    if apps is not None and (
+        not isinstance(apps, list) or not apps or not all(isinstance(h, str) for h in apps)
+    ):
+        errors.append(
+            'upgrade_app_hosts: expected a non-empty list of inventory host names (the play\'s app hosts '
+            'by default), got %r' % (apps,)
+        )
     db_host = settings.get('upgrade_db_host')
     if db_host is not None and (not isinstance(db_host, str) or not db_host):
-        errors.append('upgrade_db_host: expected the inventory name of the database host, got %r' % (db_host,))
+        errors.append(
+            'upgrade_db_host: expected the inventory name of the database host, got %r' % (db_host,)
+        )
     release_dir = settings.get('upgrade_release_dir')
     if kind == 'upgrade' and (not isinstance(release_dir, str) or not release_dir.startswith('/')):
-        errors.append('upgrade_release_dir: expected an absolute directory on the controller holding '
-                      'dialysis-service-<version>.tar.gz, got %r' % (release_dir,))
+        errors.append(
+            'upgrade_release_dir: expected an absolute directory on the controller holding '
+            'dialysis-service-<version>.tar.gz, got %r' % (release_dir,)
+        )
     return errors
 
 
 def _health_item(host, health, when):
     if not isinstance(health, dict) or 'healthy' not in health:
-        return make_item('health:%s' % host, None, 'skipped', 'No health check %s on %s' % (when, host),
-                         reason='not_checked')
+        return make_item(
+            'health:%s' % host,
+            None,
+            'skipped',
+            'No health check %s on %s' % (when, host),
+            reason='not_checked',
+        )
     failed = [c for c in health.get('checks') or [] if isinstance(c, dict) and not c.get('ok')]
     return make_item(
-        'health:%s' % host, bool(health.get('healthy')), 'ok' if health.get('healthy') else 'critical',
+        'health:%s' % host,
+        bool(health.get('healthy')),
+        'ok' if health.get('healthy') else 'critical',
         'Healthy %s (%s)' % (when, ', '.join(c.get('name', '?') for c in health.get('checks') or []))
-        if health.get('healthy') else 'Not healthy %s: %s' % (
-            when, '; '.join('%s: %s' % (c.get('name'), c.get('detail')) for c in failed)),
-        reason=None if health.get('healthy') else 'unhealthy')
+        if health.get('healthy')
+        else 'Not healthy %s: %s'
+        % (when, '; '.join('%s: %s' % (c.get('name'), c.get('detail')) for c in failed)),
+        reason=None if health.get('healthy') else 'unhealthy',
+    )
 
 
 def _round(value):
     return round(float(value), 1) if _num(value) else None
 
 
-def build_upgrade_record(kind, system, outcome, version_from, version_to, hosts, ticket=None, reason=None,
-                         release=None, migration=None, backup=None, health_after=None, collector=None,
-                         timings=None, rollback=None, failure=None, recovered=None):
+def build_upgrade_record(
+    kind,
+    system,
+    outcome,
+    version_from,
+    version_to,
+    hosts,
+    ticket=None,
+    reason=None,
+    release=None,
+    migration=None,
+    backup=None,
+    health_after=None,
+    collector=None,
+    timings=None,
+    rollback=None,
+    failure=None,
+    recovered=None,
+):
     """The record of one upgrade or rollback run; (record, summary text).
 
     RELEASE: the target's release.json (modules_changed, notes, migrations_added, schema);
@@ -122,33 +179,53 @@ def build_upgrade_record(kind, system, outcome, version_from, version_to, hosts,
         'upgraded': 'Upgraded %s' % change,
         'rolled_back': 'Rolled back %s' % change,
         'rolled_back_automatically': 'Upgrade %s failed its checks and was rolled back automatically to %s'
-                                     % (change, version_from),
+        % (change, version_from),
         'rollback_failed': 'Upgrade %s failed and the automatic rollback to %s did not bring it back healthy'
-                           % (change, version_from),
+        % (change, version_from),
         'unhealthy_after_reopen': 'Upgraded %s, but a check failed after the service took writes again '
-                                  '(past the point of no return)' % change,
+        '(past the point of no return)' % change,
         'failed': 'Upgrade %s stopped before the service was changed' % change,
     }[outcome]
     if failure:
         sentence += ': %s' % failure
-    items.append(make_item('%s:version' % kind, change, status, sentence,
-                           reason=None if status == 'ok' else outcome))
+    items.append(
+        make_item('%s:version' % kind, change, status, sentence, reason=None if status == 'ok' else outcome)
+    )
     if recovered:
-        items.append(make_item('%s:recovered' % kind, recovered.get('state'), 'warning',
-                               'An earlier run stopped in state %s (%s); %s' % (
-                                   recovered.get('state'), recovered.get('run_id'), recovered.get('action')),
-                               reason='interrupted_run'))
+        items.append(
+            make_item(
+                '%s:recovered' % kind,
+                recovered.get('state'),
+                'warning',
+                'An earlier run stopped in state %s (%s); %s'
+                % (recovered.get('state'), recovered.get('run_id'), recovered.get('action')),
+                reason='interrupted_run',
+            )
+        )
     if backup:
         verified = bool(backup.get('verified'))
-        items.append(make_item(
-            '%s:backup' % kind, backup.get('path'), 'ok' if verified else 'critical',
-            'Backup taken and checked (pg_restore --list: %s entries, sha256 %s, %s bytes)' % (
-                backup.get('entries'), str(backup.get('sha256'))[:16], backup.get('size_bytes'))
-            if verified else 'Backup not verified: %s' % backup.get('error', 'unknown'),
-            reason=None if verified else 'backup_unverified'))
+        items.append(
+            make_item(
+                '%s:backup' % kind,
+                backup.get('path'),
+                'ok' if verified else 'critical',
+                'Backup taken and checked (pg_restore --list: %s entries, sha256 %s, %s bytes)'
+                % (backup.get('entries'), str(backup.get('sha256'))[:16], backup.get('size_bytes'))
+                if verified
+                else 'Backup not verified: %s' % backup.get('error', 'unknown'),
+                reason=None if verified else 'backup_unverified',
+            )
+        )
     elif kind == 'upgrade' and migration.get('applied'):
-        items.append(make_item('%s:backup' % kind, None, 'critical', 'Migrated without a checked backup',
-                               reason='backup_missing'))
+        items.append(
+            make_item(
+                '%s:backup' % kind,
+                None,
+                'critical',
+                'Migrated without a checked backup',
+                reason='backup_missing',
+            )
+        )
     if migration:
         applied, undone = list(migration.get('applied') or []), list(migration.get('undone') or [])
         text = 'Database schema %s -> %s' % (migration.get('schema_before'), migration.get('schema_after'))
@@ -158,43 +235,103 @@ def build_upgrade_record(kind, system, outcome, version_from, version_to, hosts,
             text += '; undone %s (%s)' % (', '.join(undone), migration.get('method') or 'down migration')
         elif migration.get('method') == 'restore':
             text += '; restored from the pre-migration backup'
-        items.append(make_item('%s:database' % kind, migration.get('schema_after'),
-                               'ok' if outcome != 'rollback_failed' else 'critical', text))
+        items.append(
+            make_item(
+                '%s:database' % kind,
+                migration.get('schema_after'),
+                'ok' if outcome != 'rollback_failed' else 'critical',
+                text,
+            )
+        )
     if rollback:
-        items.append(make_item(
-            '%s:rollback' % kind, rollback.get('to'), 'ok' if outcome != 'rollback_failed' else 'critical',
-            'Rolled back to %s (%s) in %s s after: %s' % (rollback.get('to'), rollback.get('method'),
-                                                         _round(timings.get('rollback_seconds')),
-                                                         rollback.get('trigger'))))
+        items.append(
+            make_item(
+                '%s:rollback' % kind,
+                rollback.get('to'),
+                'ok' if outcome != 'rollback_failed' else 'critical',
+                'Rolled back to %s (%s) in %s s after: %s'
+                % (
+                    rollback.get('to'),
+                    rollback.get('method'),
+                    _round(timings.get('rollback_seconds')),
+                    rollback.get('trigger'),
+                ),
+            )
+        )
     for host in hosts:
         items.append(_health_item(host, (health_after or {}).get(host), 'after the run'))
     if collector:
         if collector.get('ok') is None:
-            items.append(make_item('%s:collector' % kind, None, 'skipped', collector.get('detail') or
-                                   'Collector not checked', reason='not_checked'))
+            items.append(
+                make_item(
+                    '%s:collector' % kind,
+                    None,
+                    'skipped',
+                    collector.get('detail') or 'Collector not checked',
+                    reason='not_checked',
+                )
+            )
         else:
-            items.append(make_item(
-                '%s:collector' % kind, _round(collector.get('age_seconds')), 'ok' if collector['ok'] else 'critical',
-                'Newest machine reading %s s old%s' % (_round(collector.get('age_seconds')),
-                                                        '' if collector['ok'] else ' - the collector stopped writing'),
-                unit='s', reason=None if collector['ok'] else 'collector_silent'))
+            items.append(
+                make_item(
+                    '%s:collector' % kind,
+                    _round(collector.get('age_seconds')),
+                    'ok' if collector['ok'] else 'critical',
+                    'Newest machine reading %s s old%s'
+                    % (
+                        _round(collector.get('age_seconds')),
+                        '' if collector['ok'] else ' - the collector stopped writing',
+                    ),
+                    unit='s',
+                    reason=None if collector['ok'] else 'collector_silent',
+                )
+            )
     metrics = {
-        'release': dict((k, release.get(k)) for k in ('version', 'date', 'schema', 'migrations_added', 'features',
-                                                       'notes') if k in release),
-        'migration': migration, 'backup': backup or None, 'timings': timings,
-        'health_after': dict((h, {'healthy': (v or {}).get('healthy'),
-                                  'checks': dict((c.get('name'), bool(c.get('ok')))
-                                                 for c in (v or {}).get('checks') or [] if isinstance(c, dict)),
-                                  'values': dict((c.get('name'), c.get('values')) for c in (v or {}).get('checks')
-                                                 or [] if isinstance(c, dict) and c.get('values'))})
-                             for h, v in (health_after or {}).items()),
-        'collector': collector or None, 'rollback': rollback or None,
+        'release': dict(
+            (k, release.get(k))
+            for k in ('version', 'date', 'schema', 'migrations_added', 'features', 'notes')
+            if k in release
+        ),
+        'migration': migration,
+        'backup': backup or None,
+        'timings': timings,
+        'health_after': dict(
+            (
+                h,
+                {
+                    'healthy': (v or {}).get('healthy'),
+                    'checks': dict(
+                        (c.get('name'), bool(c.get('ok')))
+                        for c in (v or {}).get('checks') or []
+                        if isinstance(c, dict)
+                    ),
+                    'values': dict(
+                        (c.get('name'), c.get('values'))
+                        for c in (v or {}).get('checks') or []
+                        if isinstance(c, dict) and c.get('values')
+                    ),
+                },
+            )
+            for h, v in (health_after or {}).items()
+        ),
+        'collector': collector or None,
+        'rollback': rollback or None,
     }
     downtime = timings.get('maintenance_seconds')
     record = make_record(
-        kind, system, items, metrics, ticket=ticket or None, reason=reason or None, outcome=outcome,
-        version_from=version_from, version_to=version_to, hosts=list(hosts),
+        kind,
+        system,
+        items,
+        metrics,
+        ticket=ticket or None,
+        reason=reason or None,
+        outcome=outcome,
+        version_from=version_from,
+        version_to=version_to,
+        hosts=list(hosts),
         modules_changed=list(release.get('modules_changed') or []) if kind == 'upgrade' else None,
         backup_verified=bool((backup or {}).get('verified')) if backup is not None else None,
-        downtime_seconds=_round(downtime), action=kind)
+        downtime_seconds=_round(downtime),
+        action=kind,
+    )
     return record, sentence

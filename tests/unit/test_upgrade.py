@@ -17,8 +17,13 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils import dialysis_upgra
 
 def make_archive(path, version, files=None):
     """A release tarball as build_release.py makes it: one top directory."""
-    files = dict({'release.json': json.dumps({'version': version, 'schema': '0002'}),
-                  'migrate.py': '# migrate %s\n' % version}, **(files or {}))
+    files = dict(
+        {
+            'release.json': json.dumps({'version': version, 'schema': '0002'}),
+            'migrate.py': '# migrate %s\n' % version,
+        },
+        **(files or {}),
+    )
     with tarfile.open(path, 'w:gz') as tar:
         top = tarfile.TarInfo('dialysis-service-%s' % version)
         top.type, top.mode = tarfile.DIRTYPE, 0o755
@@ -32,8 +37,18 @@ def make_archive(path, version, files=None):
 
 
 def params(action, **extra):
-    base = {'action': action, 'version': None, 'archive': None, 'operation': None, 'healthy': None,
-            'final': False, 'detail': '', 'outcome': None, 'run_id': 'run-1', 'keep_health': 20}
+    base = {
+        'action': action,
+        'version': None,
+        'archive': None,
+        'operation': None,
+        'healthy': None,
+        'final': False,
+        'detail': '',
+        'outcome': None,
+        'run_id': 'run-1',
+        'keep_health': 20,
+    }
     base.update(extra)
     return base
 
@@ -91,8 +106,17 @@ def test_an_unsafe_archive_is_refused(base, tmp_path):
 
 def test_switch_health_and_finish_keep_current_previous_and_last_known_good(base, tmp_path):
     act(base, 'install', version='1.1', archive=make_archive(tmp_path / 'a.tar.gz', '1.1'))
-    act(base, 'begin', operation={'kind': 'upgrade', 'state': 'migrating', 'from': '1.0', 'to': '1.1',
-                                  'schema_before': '0001'})
+    act(
+        base,
+        'begin',
+        operation={
+            'kind': 'upgrade',
+            'state': 'migrating',
+            'from': '1.0',
+            'to': '1.1',
+            'schema_before': '0001',
+        },
+    )
     on_disk = json.loads((base / 'manifest.json').read_text())
     assert on_disk['operation']['state'] == 'migrating' and on_disk['operation']['run_id'] == 'run-1'
     assert act(base, 'advance', operation={'state': 'switching'})[2]['operation']['state'] == 'switching'
@@ -131,46 +155,83 @@ def test_switch_to_a_release_not_on_disk_is_refused(base):
 
 
 def test_settings_errors_name_the_variable_and_the_form():
-    good = {'upgrade_version': '1.1', 'upgrade_system': 'hemodialysis', 'upgrade_reason': 'dry-weight module',
-            'upgrade_release_dir': '/srv/releases', 'upgrade_health_wait': 60, 'upgrade_health_interval': 2,
-            'upgrade_database_rollback': 'auto', 'upgrade_app_hosts': ['hd-app-01'], 'upgrade_db_host': 'hd-db-01'}
+    good = {
+        'upgrade_version': '1.1',
+        'upgrade_system': 'hemodialysis',
+        'upgrade_reason': 'dry-weight module',
+        'upgrade_release_dir': '/srv/releases',
+        'upgrade_health_wait': 60,
+        'upgrade_health_interval': 2,
+        'upgrade_database_rollback': 'auto',
+        'upgrade_app_hosts': ['hd-app-01'],
+        'upgrade_db_host': 'hd-db-01',
+    }
     assert up.settings_errors(good) == []
-    errors = up.settings_errors(dict(good, upgrade_version='', upgrade_system='shared', upgrade_reason='now',
-                                     upgrade_health_wait=-1, upgrade_database_rollback='magic',
-                                     upgrade_release_dir='releases'))
+    errors = up.settings_errors(
+        dict(
+            good,
+            upgrade_version='',
+            upgrade_system='shared',
+            upgrade_reason='now',
+            upgrade_health_wait=-1,
+            upgrade_database_rollback='magic',
+            upgrade_release_dir='releases',
+        )
+    )
     text = ' '.join(errors)
-    for key in ('upgrade_version: required', 'upgrade_system: expected one of hemodialysis, ckd, pd',
-                'upgrade_reason: expected why', 'upgrade_health_wait: expected a number of seconds >= 0',
-                "upgrade_database_rollback: expected one of auto, down, restore, got 'magic'",
-                'upgrade_release_dir: expected an absolute directory'):
+    for key in (
+        'upgrade_version: required',
+        'upgrade_system: expected one of hemodialysis, ckd, pd',
+        'upgrade_reason: expected why',
+        'upgrade_health_wait: expected a number of seconds >= 0',
+        "upgrade_database_rollback: expected one of auto, down, restore, got 'magic'",
+        'upgrade_release_dir: expected an absolute directory',
+    ):
         assert key in text
     # a rollback needs no version (the manifest's previous) and no release directory
     assert up.settings_errors(dict(good, upgrade_version='', upgrade_release_dir=None), 'rollback') == []
 
 
 def test_checks_of_a_release_in_maintenance_and_open():
-    checks = upgrade_checks('http://127.0.0.1:8080/', '1.1', '0002', 'maintenance', smoke=['/treatments/running'])
+    checks = upgrade_checks(
+        'http://127.0.0.1:8080/', '1.1', '0002', 'maintenance', smoke=['/treatments/running']
+    )
     by = dict((c['name'], c) for c in checks)
     assert by['http']['json'] == {'status': 'maintenance'}
     assert by['version']['json'] == {'version': '1.1', 'database_schema': '0002'}
     assert by['smoke:/treatments/running']['url'] == 'http://127.0.0.1:8080/treatments/running'
-    assert dict((c['name'], c) for c in upgrade_checks('http://x', '1.1', '0002'))['http']['json'] == {'status': 'ok'}
+    assert dict((c['name'], c) for c in upgrade_checks('http://x', '1.1', '0002'))['http']['json'] == {
+        'status': 'ok'
+    }
 
 
 def health(ok=True):
-    return {'healthy': ok, 'checks': [{'name': 'http', 'ok': ok, 'detail': 'ok' if ok else 'HTTP 503'},
-                                      {'name': 'version', 'ok': True, 'values': {'version': '1.1'}}]}
+    return {
+        'healthy': ok,
+        'checks': [
+            {'name': 'http', 'ok': ok, 'detail': 'ok' if ok else 'HTTP 503'},
+            {'name': 'version', 'ok': True, 'values': {'version': '1.1'}},
+        ],
+    }
 
 
 def test_the_upgrade_record_has_what_the_report_reads():
     record, sentence = up.build_upgrade_record(
-        'upgrade', 'hemodialysis', 'upgraded', '1.0', '1.1', ['hd-app-01', 'hd-app-02'], ticket='CHG-1',
-        reason='dry-weight module', release={'version': '1.1', 'modules_changed': ['dialysis_service.py'],
-                                             'notes': 'Dry weight'},
+        'upgrade',
+        'hemodialysis',
+        'upgraded',
+        '1.0',
+        '1.1',
+        ['hd-app-01', 'hd-app-02'],
+        ticket='CHG-1',
+        reason='dry-weight module',
+        release={'version': '1.1', 'modules_changed': ['dialysis_service.py'], 'notes': 'Dry weight'},
         migration={'schema_before': '0001', 'schema_after': '0002', 'applied': ['0002']},
         backup={'path': '/b/h.dump', 'sha256': 'ab' * 32, 'size_bytes': 10, 'entries': 90, 'verified': True},
-        health_after={'hd-app-01': health(), 'hd-app-02': health()}, collector={'ok': True, 'age_seconds': 3},
-        timings={'maintenance_seconds': 12.34})
+        health_after={'hd-app-01': health(), 'hd-app-02': health()},
+        collector={'ok': True, 'age_seconds': 3},
+        timings={'maintenance_seconds': 12.34},
+    )
     assert validate_record(record) == []
     assert record['status'] == 'ok' and record['outcome'] == 'upgraded' and record['ticket'] == 'CHG-1'
     assert record['version_from'] == '1.0' and record['version_to'] == '1.1'
@@ -182,12 +243,25 @@ def test_the_upgrade_record_has_what_the_report_reads():
 
 def test_an_automatic_rollback_is_a_warning_and_says_why():
     record, sentence = up.build_upgrade_record(
-        'upgrade', 'hemodialysis', 'rolled_back_automatically', '1.1', '1.2', ['hd-app-01'],
-        migration={'schema_before': '0002', 'schema_after': '0002', 'applied': ['0003'], 'undone': ['0003'],
-                   'method': 'down'},
-        backup={'path': '/b', 'verified': True}, health_after={'hd-app-01': health()},
+        'upgrade',
+        'hemodialysis',
+        'rolled_back_automatically',
+        '1.1',
+        '1.2',
+        ['hd-app-01'],
+        migration={
+            'schema_before': '0002',
+            'schema_after': '0002',
+            'applied': ['0003'],
+            'undone': ['0003'],
+            'method': 'down',
+        },
+        backup={'path': '/b', 'verified': True},
+        health_after={'hd-app-01': health()},
         rollback={'to': '1.1', 'method': 'down', 'trigger': 'hd-app-01: HTTP 503'},
-        timings={'rollback_seconds': 20.0}, failure='hd-app-01 is not healthy on 1.2')
+        timings={'rollback_seconds': 20.0},
+        failure='hd-app-01 is not healthy on 1.2',
+    )
     assert validate_record(record) == []
     assert record['status'] == 'warning' and record['outcome'] == 'rolled_back_automatically'
     items = dict((i['item'], i) for i in record['items'])
@@ -198,8 +272,9 @@ def test_an_automatic_rollback_is_a_warning_and_says_why():
 
 
 def test_a_migration_without_a_checked_backup_is_critical():
-    record, dummy = up.build_upgrade_record('upgrade', 'hemodialysis', 'upgraded', '1.0', '1.1', ['h'],
-                                            migration={'applied': ['0002']})
+    record, dummy = up.build_upgrade_record(
+        'upgrade', 'hemodialysis', 'upgraded', '1.0', '1.1', ['h'], migration={'applied': ['0002']}
+    )
     assert dict((i['item'], i) for i in record['items'])['upgrade:backup']['status'] == 'critical'
     with pytest.raises(ValueError):
         up.build_upgrade_record('upgrade', 'hemodialysis', 'great', '1.0', '1.1', ['h'])
