@@ -299,6 +299,8 @@ def _differences(tar, members, directory):
 def install(rel, data, version, archive, run_id, check_mode):
     """Unpack ``archive`` into releases/<version> once. Returns (changed, message)."""
     directory = rel.directory(version)
+    if check_mode and archive and not os.path.exists(archive) and not os.path.isdir(directory):
+        return True, 'would install release %s (its archive is copied in the same run)' % version
     if not archive or not os.path.isfile(archive):
         raise ManifestError(
             'archive: expected the path of the release tarball on the host, got %r' % (archive,)

@@ -174,6 +174,51 @@ CATALOGUE = {
     'outcome_peer_unhealthy': ('未重启：对端主机不健康', 'Not restarted: a peer was not healthy'),
     'outcome_restart_failed': ('重启失败，已停止后续主机', 'Restart failed; rollout stopped'),
     'outcome_not_back': ('重启后未恢复，已停止后续主机', 'Not healthy again; rollout stopped'),
+    # upgrades and rollbacks (roles/upgrade, contract clause R11, helper U): the upgrade and
+    # rollback records' items, reason codes and outcomes
+    'item_upgrade:version': ('升级版本', 'Upgrade'),
+    'item_upgrade:backup': ('升级前数据库备份', 'Database backup before the migration'),
+    'item_upgrade:database': ('数据库结构', 'Database schema'),
+    'item_upgrade:rollback': ('自动回退', 'Automatic rollback'),
+    'item_upgrade:collector': ('数据采集持续写入', 'Collector still writing'),
+    'item_upgrade:recovered': ('中断运行的恢复', 'Interrupted run put back'),
+    'item_rollback:version': ('版本回退', 'Rollback'),
+    'item_rollback:backup': ('回退前数据库备份', 'Database backup before the rollback'),
+    'item_rollback:database': ('数据库结构', 'Database schema'),
+    'item_rollback:collector': ('数据采集持续写入', 'Collector still writing'),
+    'item_rollback:recovered': ('中断运行的恢复', 'Interrupted run put back'),
+    'item_health': ('{arg} 运行状况', 'Health of {arg}'),
+    'reason_health_unhealthy': ('{arg} 健康检查未通过', '{arg} failed its health checks'),
+    'reason_health_not_checked': ('{arg} 未做健康检查', '{arg} was not checked'),
+    'reason_upgrade:version_rolled_back_automatically': (
+        '升级 {value} 健康检查未通过，已自动回退（程序与数据库）',
+        'Upgrade {value} failed its health checks and was rolled back automatically (code and database)'),
+    'reason_upgrade:version_rollback_failed': (
+        '升级 {value} 失败，自动回退未能恢复正常运行，需立即处理',
+        'Upgrade {value} failed and the automatic rollback did not bring the old release back healthy: '
+        'act now'),
+    'reason_upgrade:version_unhealthy_after_reopen': (
+        '升级 {value} 后恢复写入时健康检查未通过；已过不可回退点，是否回退须决定',
+        'Upgrade {value}: a check failed after writes were taken again; past the point of no return, '
+        'rolling back is a decision'),
+    'reason_upgrade:version_failed': (
+        '升级 {value} 在变更前停止', 'Upgrade {value} stopped before any change'),
+    'reason_rollback:version_rollback_failed': ('回退 {value} 未成功，需立即处理',
+                                                'Rollback {value} failed: act now'),
+    'reason_backup_unverified': ('备份未通过校验', 'The backup was not verified'),
+    'reason_backup_missing': ('迁移前没有经过校验的备份', 'Migrated without a verified backup'),
+    'reason_collector_silent': ('升级后数据采集停止写入', 'The collector stopped writing after the change'),
+    'reason_interrupted_run': (
+        '上一次运行被中断（{value}），本次已先恢复',
+        'An earlier run was interrupted ({value}); this run put it back first'),
+    'reason_not_checked': ('检查项 {item} 未检查', 'Item {item} was not checked'),
+    'outcome_upgraded': ('已升级，健康检查通过', 'Upgraded; healthy'),
+    'outcome_rolled_back_automatically': (
+        '健康检查未通过，已自动回退', 'Health check failed; rolled back automatically'),
+    'outcome_rollback_failed': ('回退未成功，需立即处理', 'Rollback failed; act now'),
+    'outcome_unhealthy_after_reopen': (
+        '升级后运行异常，回退须决定', 'Unhealthy after the upgrade; rollback needs a decision'),
+    'outcome_rolled_back': ('已按决定回退', 'Rolled back by decision'),
     # item labels (by item identifier prefix)
     'item_cpu:usage': ('CPU 使用率', 'CPU usage'),
     'item_cpu:load': ('CPU 每核负载', 'Load per core'),

@@ -278,3 +278,21 @@ def test_a_migration_without_a_checked_backup_is_critical():
     assert dict((i['item'], i) for i in record['items'])['upgrade:backup']['status'] == 'critical'
     with pytest.raises(ValueError):
         up.build_upgrade_record('upgrade', 'hemodialysis', 'great', '1.0', '1.1', ['h'])
+
+
+def test_every_outcome_item_and_reason_of_the_records_has_words_in_the_catalogue():
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import CATALOGUE
+
+    for outcome in up.OUTCOMES:
+        assert 'outcome_%s' % outcome in CATALOGUE, outcome
+    record, dummy = up.build_upgrade_record(
+        'upgrade', 'hemodialysis', 'rollback_failed', '1.1', '1.2', ['hd-app-01'],
+        migration={'applied': ['0003']}, backup={'path': '/b', 'verified': False, 'error': 'x'},
+        health_after={'hd-app-01': health(False)}, collector={'ok': False, 'age_seconds': 99},
+        rollback={'to': '1.1', 'method': 'down', 'trigger': 't'}, recovered={'state': 'migrating'})
+    for item in record['items']:
+        key = item['item'] if 'item_' + item['item'] in CATALOGUE else item['item'].partition(':')[0]
+        assert 'item_' + key in CATALOGUE, item['item']
+        if item.get('reason'):
+            assert ('reason_%s_%s' % (key, item['reason']) in CATALOGUE
+                    or 'reason_%s' % item['reason'] in CATALOGUE), (item['item'], item['reason'])
