@@ -32,6 +32,10 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec imp
     Trends,
     register,
 )
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_upgrade import (
+    upgrade_model,
+    upgrade_sections,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import format_number
 
 __metaclass__ = type
@@ -191,5 +195,12 @@ INSPECTION_REPORT = register(DocumentType(
     kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
+
+# 系统升级记录 (contract clause R11; helper U): the version history and every upgrade and
+# rollback of the period with the contract's fields (plugins/plugin_utils/dialysis_doc_upgrade.py).
+UPGRADE_RECORD = register(DocumentType(
+    name='upgrade_record', title='upgrade_record_title', file_stem='upgrade-record',
+    kinds=('upgrade', 'rollback'), model=upgrade_model, sections=upgrade_sections,
+    formats=('pdf', 'docx', 'html', 'xlsx')))
 
 DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')
