@@ -178,12 +178,14 @@ def test_a_second_run_and_check_mode_change_nothing():
     for name in APPS + (DB,):
         recap = re.search(r'^%s\s*:.*\bchanged=(\d+)' % name, out, re.M)
         assert recap and recap.group(1) == '0', (name, out[-2000:])
+    release_12 = host('hd-app-01').file('/opt/dialysis-service/releases/1.2')
+    unpacked = release_12.exists  # False on a fresh lab; True when verify runs again
     rc, out, found = run('upgrade.yml', '--check', upgrade_version='1.2')
     assert rc == 0, out[-3000:]
     assert 'Check mode: would upgrade hemodialysis from 1.1 to 1.2 on hd-app-01, hd-app-02' in out
     assert 'migrations pending: 0003' in out and found == []
     assert ([manifest(name) for name in APPS], database_state()) == before
-    assert not host('hd-app-01').file('/opt/dialysis-service/releases/1.2').exists
+    assert host('hd-app-01').file('/opt/dialysis-service/releases/1.2').exists == unpacked
 
 
 def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgrade_is_refused():
