@@ -419,6 +419,13 @@ class CallbackModule(CallbackBase):
         else:
             if isinstance(res.get('record'), dict):
                 record = self._checked(redact_data(res['record']), refused)
+                # A module may return records of other kinds beside its own (the inspection's
+                # db_health record): they go in the same line, which the store reads.
+                extra = [self._checked(redact_data(r), refused) for r in res.get('records') or []
+                         if isinstance(r, dict)] if isinstance(res.get('records'), list) else []
+                extra = [r for r in extra if r is not None]
+                if extra:
+                    line['records'] = extra
             elif isinstance(res.get('results'), list):
                 records = [self._checked(redact_data(r['record']), refused) for r in res['results']
                            if isinstance(r, dict) and isinstance(r.get('record'), dict)]

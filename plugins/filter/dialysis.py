@@ -9,6 +9,11 @@ from __future__ import absolute_import, division, print_function
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import validate_clinical
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_dbcare import (
+    validate_databases,
+    validate_health,
+    validate_rules,
+)
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan import compile_patterns
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import is_anomaly
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_thresholds import validate_thresholds
@@ -81,11 +86,51 @@ def inspection_errors(hosts_vars, *role_defaults):
         found += log_errors(values['inspection_logs'] or [], 'inspection_logs')
         # The role's default is {}: a host without clinical settings has none.
         found += validate_clinical(host_vars.get('inspection_clinical') or {})[1]
+        if host_vars.get('inspection_db_health'):
+            options = host_vars.get('inspection_db_health_options') or {}
+            spec = dict(options, databases=host_vars['inspection_db_health']) if isinstance(options, dict) \
+                else options
+            found += validate_health(spec, 'inspection_db_health')[1]
         # The calendar is the host's own (its system's), never the running host's.
         found += dialysis_shifts.validate_calendar(host_vars.get('dialysis_treatment_hours'),
                                                    host_vars.get('dialysis_system', 'shared'))[1]
         errors.extend('%s: %s' % (name, e) for e in found)
     return errors
+
+
+def db_maintenance_errors(hosts_vars, databases_default=None, rules_default=None):
+    """Errors of every host's db_maintenance settings, each prefixed by the host
+    (a host that does not set a variable takes the running host's value)."""
+    errors = []
+    for host_vars in hosts_vars:
+        name = host_vars.get('inventory_hostname', '?')
+        databases = host_vars.get('db_maintenance_databases', databases_default) or []
+        rules = host_vars.get('db_maintenance_rules', rules_default) or {}
+        checked, found = validate_databases(databases, 'db_maintenance_databases',
+                                            extra_keys=('become_user', 'rules'))
+        _object_rules(rules, 'db_maintenance_rules', found)
+        for db in checked:
+            _object_rules(db.get('rules'), '%s.rules' % db['where'], found)
+            user = db.get('become_user')
+            if user is not None and not (isinstance(user, str) and user.strip()):
+                found.append('%s.become_user: expected an account name such as postgres, got %r'
+                             % (db['where'], user))
+        errors.extend('%s: %s' % (name, e) for e in found)
+    return errors
+
+
+def _object_rules(rules, where, errors):
+    if rules is None:
+        return
+    validate_rules(rules, where, errors)
+    objects = rules.get('objects') if isinstance(rules, dict) else None
+    if objects is None:
+        return
+    if not isinstance(objects, dict):
+        errors.append('%s.objects: expected a mapping of schema.name to levels, got %r' % (where, objects))
+        return
+    for key, value in objects.items():
+        validate_rules(value, '%s.objects.%s' % (where, key), errors)
 
 
 def in_treatment_hours(calendar, system='shared'):
@@ -120,4 +165,5 @@ class FilterModule(object):
             'inspection_errors': inspection_errors,
             'anomaly_messages': anomaly_messages,
             'in_treatment_hours': in_treatment_hours,
+            'db_maintenance_errors': db_maintenance_errors,
         }

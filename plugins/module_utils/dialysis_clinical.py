@@ -50,6 +50,24 @@ _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.@-]*$')
 # so anything beyond a plain identifier is cut.
 _MACHINE_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9 _./:-]{0,63}$')
 
+
+def database_options(**extra):
+    """The argument spec of one database reached through a read-only account (modules'
+    ``options``): what ``validate_clinical`` normalises, with the password ``no_log``."""
+    spec = dict(
+        engine=dict(type='str', required=True, choices=list(ENGINES)),
+        host=dict(type='str'),
+        port=dict(type='int'),
+        database=dict(type='str', required=True),
+        user=dict(type='str', required=True),
+        password=dict(type='str', no_log=True),
+        connect_timeout=dict(type='int'),
+        statement_timeout=dict(type='int'),
+    )
+    spec.update(extra)
+    return spec
+
+
 _SECTIONS = ('in_shift', 'databases', 'machine_data', 'queues', 'endpoints', 'collectors')
 
 
@@ -134,6 +152,41 @@ def _text(entry, key, where, errors, required=True, default=None):
     return value.strip()
 
 
+DATABASE_KEYS = ('name', 'engine', 'host', 'port', 'database', 'user', 'password', 'connect_timeout',
+                 'statement_timeout')
+
+
+def database_entry(entry, where, names, errors, keys=DATABASE_KEYS):
+    """One database connection {name, engine, host, port, database, user, password,
+    connect_timeout, statement_timeout} normalised (None when its engine is unknown).
+    Shared by the clinical checks, db_health and db_maintenance. A ``host`` that is
+    an absolute path is a unix socket (PostgreSQL: its directory; MariaDB: the socket
+    file), where peer / unix_socket authentication needs no password."""
+    name = _name(entry, where, names, errors)
+    engine = entry.get('engine')
+    if engine not in ENGINES:
+        errors.append('%s.engine: expected one of %s, got %r' % (where, ', '.join(ENGINES), engine))
+        return None
+    db = {'name': name, 'engine': engine,
+          'host': _text(entry, 'host', where, errors, default='127.0.0.1'),
+          'port': _int_in(entry, 'port', DEFAULT_PORTS[engine], 1, 65535, where, errors),
+          'database': _text(entry, 'database', where, errors),
+          'user': _text(entry, 'user', where, errors),
+          'connect_timeout': _int_in(entry, 'connect_timeout', DEFAULT_CONNECT_TIMEOUT, 1, 120, where,
+                                     errors),
+          'statement_timeout': _int_in(entry, 'statement_timeout', DEFAULT_STATEMENT_TIMEOUT, 1, 600,
+                                       where, errors)}
+    password = entry.get('password')
+    if password is not None and not isinstance(password, str):
+        errors.append('%s.password: expected a string (from ansible-vault or the environment)' % where)
+        password = None
+    db['password'] = password or ''
+    if keys is not DATABASE_KEYS:
+        for key in sorted(set(entry) - set(keys)):
+            errors.append('%s: unknown key %r; expected %s' % (where, key, ', '.join(keys)))
+    return db
+
+
 def validate_clinical(clinical, varname='inspection_clinical'):
     """Normalise the clinical settings of a host and validate them.
 
@@ -156,27 +209,9 @@ def validate_clinical(clinical, varname='inspection_clinical'):
 
     databases, names = {}, set()
     for where, entry in _entries(clinical, 'databases', varname, errors):
-        name = _name(entry, where, names, errors)
-        engine = entry.get('engine')
-        if engine not in ENGINES:
-            errors.append('%s.engine: expected one of %s, got %r' % (where, ', '.join(ENGINES), engine))
-            continue
-        db = {'name': name, 'engine': engine,
-              'host': _text(entry, 'host', where, errors, default='127.0.0.1'),
-              'port': _int_in(entry, 'port', DEFAULT_PORTS[engine], 1, 65535, where, errors),
-              'database': _text(entry, 'database', where, errors),
-              'user': _text(entry, 'user', where, errors),
-              'connect_timeout': _int_in(entry, 'connect_timeout', DEFAULT_CONNECT_TIMEOUT, 1, 120, where,
-                                         errors),
-              'statement_timeout': _int_in(entry, 'statement_timeout', DEFAULT_STATEMENT_TIMEOUT, 1, 600,
-                                           where, errors)}
-        password = entry.get('password')
-        if password is not None and not isinstance(password, str):
-            errors.append('%s.password: expected a string (from ansible-vault or the environment)' % where)
-            password = None
-        db['password'] = password or ''
-        if name:
-            databases[name] = db
+        db = database_entry(entry, where, names, errors)
+        if db is not None and db['name']:
+            databases[db['name']] = db
     out['databases'] = databases
 
     def _database_of(entry, where):
@@ -242,9 +277,14 @@ class QueryError(Exception):
         self.reason = reason
 
 
-def client_command(db, query, get_bin_path):
-    """(argv, environment) that run ``query`` read-only on ``db``; the password
-    goes through the environment, never the command line (``ps`` shows it)."""
+def client_command(db, query, get_bin_path, read_only=True, settings=None,
+                   application='dialysis-ops-inspection'):
+    """(argv, environment) that run ``query`` on ``db`` - read-only unless told
+    otherwise; the password goes through the environment, never the command line
+    (``ps`` shows it). ``settings``: session settings (PostgreSQL GUCs such as
+    lock_timeout, in ms; MariaDB session variables), given in the environment
+    (PGOPTIONS) or as SET statements before ``query``."""
+    settings = dict(settings or {})
     if db['engine'] == 'postgresql':
         client = get_bin_path('psql')
         if not client:
@@ -252,35 +292,47 @@ def client_command(db, query, get_bin_path):
         argv = [client, '-X', '-q', '-A', '-t', '-w', '-F', '\x1f', '-v', 'ON_ERROR_STOP=1',
                 '-h', db['host'], '-p', str(db['port']), '-U', db['user'], '-d', db['database'],
                 '-c', query]
+        options = ['default_transaction_read_only=on'] if read_only else []
+        settings.setdefault('statement_timeout', '%ds' % db['statement_timeout'])
+        options += ['%s=%s' % (key, settings[key]) for key in sorted(settings)]
         env = {'PGPASSWORD': db['password'], 'PGCONNECT_TIMEOUT': str(db['connect_timeout']),
-               'PGAPPNAME': 'dialysis-ops-inspection', 'PGSSLMODE': 'prefer',
-               'PGOPTIONS': '-c default_transaction_read_only=on -c statement_timeout=%ds'
-                            % db['statement_timeout']}
+               'PGAPPNAME': application, 'PGSSLMODE': 'prefer',
+               'PGOPTIONS': ' '.join('-c ' + option for option in options)}
         return argv, env
     client = get_bin_path('mariadb') or get_bin_path('mysql')
     if not client:
         raise QueryError('client_missing', 'mariadb/mysql client is not installed on this host')
-    setup = 'SET SESSION TRANSACTION READ ONLY; SET SESSION max_statement_time=%d; ' % db['statement_timeout']
+    settings.setdefault('max_statement_time', db['statement_timeout'])
+    setup = 'SET SESSION TRANSACTION READ ONLY; ' if read_only else ''
+    setup += ''.join('SET SESSION %s=%s; ' % (key, settings[key]) for key in sorted(settings))
+    if db['host'].startswith('/'):
+        where = ['--socket=%s' % db['host']]
+    else:
+        where = ['-h', db['host'], '-P', str(db['port'])]
     argv = [client, '--no-defaults', '--batch', '--skip-column-names', '--raw',
-            '--connect-timeout=%d' % db['connect_timeout'], '-h', db['host'], '-P', str(db['port']),
-            '-u', db['user'], '-D', db['database'], '-e', setup + query]
-    return argv, {'MYSQL_PWD': db['password']}
+            '--connect-timeout=%d' % db['connect_timeout']]
+    argv += where + ['-u', db['user'], '-D', db['database'], '-e', setup + query]
+    return argv, ({'MYSQL_PWD': db['password']} if db['password'] else {})
 
 
-def run_query(db, query, run_command, get_bin_path, redact=None):
-    """Rows (lists of str or None) of ``query``; QueryError when there is no answer."""
-    if not db['password']:
-        raise QueryError('credential_missing', 'no password given for the read-only account of '
-                         'database %r (set it through ansible-vault or the environment)' % db['name'])
-    argv, env = client_command(db, query, get_bin_path)
+def run_query(db, query, run_command, get_bin_path, redact=None, **options):
+    """Rows (lists of str or None) of ``query``; QueryError when there is no answer.
+    ``options``: read_only, settings, application (see client_command)."""
+    if not db['password'] and not db['host'].startswith('/'):
+        raise QueryError('credential_missing', 'no password given for the account of database %r (set it '
+                         'through ansible-vault or the environment, or connect through the unix socket)'
+                         % db['name'])
+    argv, env = client_command(db, query, get_bin_path, **options)
     rc, out, err = run_command(argv, environ_update=env)
     if rc != 0:
         detail = (err or out or 'exit status %d' % rc).strip().splitlines()
         detail = detail[0][:300] if detail else 'exit status %d' % rc
         if redact is not None:
             detail = redact(detail)
+        if db['password']:
+            detail = detail.replace(db['password'], '********')
         raise QueryError('query_failed', '%s query on %s:%d/%s failed: %s' % (
-            db['engine'], db['host'], db['port'], db['database'], detail.replace(db['password'], '********')))
+            db['engine'], db['host'], db['port'], db['database'], detail))
     sep = '\x1f' if db['engine'] == 'postgresql' else '\t'
     null = '' if db['engine'] == 'postgresql' else 'NULL'
     rows = []

@@ -289,6 +289,70 @@ options:
         description: systemd units of the machine-data collectors (item C(collector:<unit>)).
         type: list
         elements: str
+  db_health:
+    description:
+      - The database health figures of this host (module C(dialysis.ops.db_health)), read in the same
+        call where configured (the inspection's C(inspection_db_health)); returned as a second record
+        of kind C(db_health) in RV(records).
+    type: dict
+    suboptions:
+      databases:
+        description: The databases to read, each with a read-only account (see the db_health module).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          name:
+            description: Name of the database in item identifiers.
+            type: str
+            required: true
+          engine:
+            description: Database engine.
+            type: str
+            required: true
+            choices: [postgresql, mariadb, mysql]
+          host:
+            description: Address as seen from this host (default 127.0.0.1), or a unix socket path.
+            type: str
+          port:
+            description: Port (default 5432 or 3306).
+            type: int
+          database:
+            description: Database name.
+            type: str
+            required: true
+          user:
+            description: Read-only account.
+            type: str
+            required: true
+          password:
+            description: Its password, from ansible-vault or the environment; never recorded.
+            type: str
+          connect_timeout:
+            description: Seconds to wait for the connection (default 5).
+            type: int
+          statement_timeout:
+            description: Seconds after which a query is cancelled (default 10).
+            type: int
+      thresholds:
+        description: Levels per figure (see the db_health module).
+        type: dict
+      min_pages:
+        description: Objects smaller than this many pages are never findings (default 1000).
+        type: int
+      exact_max_pages:
+        description: Objects larger than this are estimated from the statistics (default 131072, 1 GiB).
+        type: int
+      max_objects:
+        description: The largest this many tables and indexes per database are reported (default 200).
+        type: int
+      top_statements:
+        description: How many statements by total and by mean time (default 10).
+        type: int
+      bloat_method:
+        description: auto, pgstattuple or statistics (default auto).
+        type: str
+        choices: [auto, pgstattuple, statistics]
   collector:
     description: C(auto) uses psutil when importable, else C(/proc).
     type: str
@@ -372,6 +436,12 @@ collector:
   description: Which collector produced the figures (psutil or proc).
   returned: always
   type: str
+records:
+  description: The C(db_health) record of the host when O(db_health) is configured (the records callback
+    writes it beside the inspection record).
+  returned: when db_health is given
+  type: list
+  elements: dict
 log_positions:
   description:
     - Where this inspection stopped reading each log and the journal; the records callback
@@ -393,8 +463,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import (
     check_clinical,
+    database_options,
     start_endpoints,
     validate_clinical,
+)
+from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_dbcare import (
+    check_health,
+    validate_health,
 )
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_hostmetrics import (
     PSEUDO_FSTYPES,
@@ -518,7 +593,8 @@ def check_services(module, services, prefix='service'):
         return check_sysv_services(module, services, prefix)
     rc, out, err = module.run_command(
         [systemctl, 'show', '--no-pager',
-         '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp']
+         # MemoryCurrent: the unit's memory (cgroup), the quarterly analysis's restart decision.
+         '--property=Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp,MemoryCurrent']
         + list(services))
     blocks = out.strip().split('\n\n') if out.strip() else []
     items, metrics = [], {}
@@ -726,19 +802,20 @@ def run_module():
             skip_mounts=dict(type='list', elements='str', default=[]),
             clock_sync_required=dict(type='bool', default=True),
             collector=dict(type='str', default='auto', choices=['auto', 'psutil', 'proc']),
+            db_health=dict(type='dict', options=dict(
+                databases=dict(type='list', elements='dict', required=True,
+                               options=database_options(name=dict(type='str', required=True))),
+                thresholds=dict(type='dict'),
+                min_pages=dict(type='int'),
+                exact_max_pages=dict(type='int'),
+                max_objects=dict(type='int'),
+                top_statements=dict(type='int'),
+                bloat_method=dict(type='str', choices=['auto', 'pgstattuple', 'statistics']),
+            )),
             clinical=dict(type='dict', options=dict(
                 in_shift=dict(type='bool'),
-                databases=dict(type='list', elements='dict', options=dict(
-                    name=dict(type='str', required=True),
-                    engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
-                    host=dict(type='str'),
-                    port=dict(type='int'),
-                    database=dict(type='str', required=True),
-                    user=dict(type='str', required=True),
-                    password=dict(type='str', no_log=True),
-                    connect_timeout=dict(type='int'),
-                    statement_timeout=dict(type='int'),
-                )),
+                databases=dict(type='list', elements='dict',
+                               options=database_options(name=dict(type='str', required=True))),
                 machine_data=dict(type='list', elements='dict', options=dict(
                     name=dict(type='str', required=True),
                     database=dict(type='str', required=True),
@@ -772,8 +849,27 @@ def run_module():
         # An item that does not hold to the record contract is a bug in this module:
         # name the item and the problem rather than return a half-valid record.
         module.fail_json(msg='host_inspection built an invalid record (module bug): %s' % exc)
+    extra = {}
+    if params_db_health(module) is not None:
+        extra['records'] = [db_health_record(module)]
     module.exit_json(changed=False, record=record, collector=record['metrics']['collector'],
-                     log_positions=positions)
+                     log_positions=positions, **extra)
+
+
+def params_db_health(module):
+    health, errors = validate_health(module.params['db_health'], varname='db_health')
+    if errors:
+        module.fail_json(msg='Invalid db_health settings: ' + '; '.join(errors), errors=errors)
+    return health
+
+
+def db_health_record(module):
+    """The db_health record of the host (its own kind, in the same module call)."""
+    items, metrics = check_health(params_db_health(module), module.run_command, module.get_bin_path, _redact)
+    try:
+        return make_record('db_health', module.params['system'], items, metrics)
+    except RecordError as exc:
+        module.fail_json(msg='host_inspection built an invalid db_health record (module bug): %s' % exc)
 
 
 def inspect_host(module):
@@ -791,6 +887,7 @@ def inspect_host(module):
     clinical, errors = validate_clinical(params['clinical'], varname='clinical')
     if errors:
         module.fail_json(msg='Invalid clinical settings: ' + '; '.join(errors), errors=errors)
+    params_db_health(module)   # a broken db_health setting fails before anything is read
     try:
         collector = get_collector(params['collector'])
     except RuntimeError as exc:

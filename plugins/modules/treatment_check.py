@@ -50,9 +50,8 @@ options:
         required: true
         choices: [postgresql, mariadb, mysql]
       host:
-        description: Address of the database server, as seen from the host the check runs on.
+        description: Address of the database server as seen from the check host (default 127.0.0.1).
         type: str
-        default: 127.0.0.1
       port:
         description: Port of the server (5432 or 3306 when left out).
         type: int
@@ -65,17 +64,14 @@ options:
         type: str
         required: true
       password:
-        description: Its password.
+        description: Its password; without one the check cannot answer and the guard refuses.
         type: str
-        required: true
       connect_timeout:
-        description: Seconds to wait for the connection.
+        description: Seconds to wait for the connection (default 5).
         type: int
-        default: 5
       statement_timeout:
-        description: Seconds the query may run.
+        description: Seconds the query may run (default 10).
         type: int
-        default: 10
 notes:
   - Exactly one of O(url) and O(query) is given.
 '''
@@ -121,6 +117,7 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_clinical import (
     QueryError,
+    database_options,
     run_query,
     validate_clinical,
 )
@@ -183,16 +180,7 @@ def main():
             key=dict(type='str', default='running', no_log=False),
             timeout=dict(type='float', default=10),
             query=dict(type='str'),
-            database=dict(type='dict', options=dict(
-                engine=dict(type='str', required=True, choices=['postgresql', 'mariadb', 'mysql']),
-                host=dict(type='str', default='127.0.0.1'),
-                port=dict(type='int'),
-                database=dict(type='str', required=True),
-                user=dict(type='str', required=True),
-                password=dict(type='str', required=True, no_log=True),
-                connect_timeout=dict(type='int', default=5),
-                statement_timeout=dict(type='int', default=10),
-            )),
+            database=dict(type='dict', options=database_options()),
         ),
         required_one_of=[('url', 'query')],
         mutually_exclusive=[('url', 'query')],

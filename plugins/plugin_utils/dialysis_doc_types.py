@@ -29,6 +29,7 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec imp
     DocumentType,
     Signatures,
     Table,
+    Text,
     Trends,
     register,
 )
@@ -204,3 +205,106 @@ UPGRADE_RECORD = register(DocumentType(
     formats=('pdf', 'docx', 'html', 'xlsx')))
 
 DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')
+
+
+# -- 季度性能分析报告 (issue 9, contract clause R2): the quarterly performance analysis -------
+# Its model is dialysis_perf.performance_model (inspection and db_health records of the
+# quarter, db_health of the previous quarter for the statements' change).
+
+def _performance_model(store, ctx):
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_perf import performance_model
+    return performance_model(store, ctx)
+
+
+PERF_FORECAST_COLUMNS = [
+    Column('host', 'col_host', 14),
+    Column('mount', 'perf_col_mount', 22),
+    Column('percent', 'perf_col_disk_now', 10, '0.0'),
+    Column('growth', 'perf_col_growth', 12, '0.000'),
+    Column('days', 'perf_col_days_full', 12, '0', '0'),
+]
+PERF_DATABASE_COLUMNS = [
+    Column('host', 'col_host', 12),
+    Column('database', 'perf_col_database', 14),
+    Column('size_start', 'perf_col_size_start', 11, '0.0'),
+    Column('size_end', 'perf_col_size_end', 11, '0.0'),
+    Column('growth_percent', 'perf_col_growth_percent', 9, '0.0'),
+    Column('cache_hit', 'perf_col_cache_hit', 10, '0.00'),
+    Column('connections_max', 'perf_col_connections', 10, '0.0'),
+]
+PERF_STATEMENT_COLUMNS = [
+    Column('database', 'perf_col_database', 11),
+    Column('rank', 'perf_col_rank', 5, '0', '0'),
+    Column('query', 'perf_col_statement', 40),
+    Column('calls', 'perf_col_calls', 9, '0', '0'),
+    Column('total_ms', 'perf_col_total_ms', 10, '0.0'),
+    Column('mean_ms', 'perf_col_mean_ms', 9, '0.00'),
+    Column('change', 'perf_col_change', 10),
+]
+PERF_FINDING_COLUMNS = [
+    Column('host', 'col_host', 12),
+    Column('object', 'perf_col_object', 18),
+    Column('finding', 'perf_col_finding', 34),
+    Column('advice', 'perf_col_advice', 34),
+]
+PERF_RESTART_COLUMNS = [
+    Column('host', 'col_host', 12),
+    Column('service', 'perf_col_service', 22),
+    Column('decision', 'perf_col_decision', 10, status=True),
+    Column('reason', 'col_reason', 54),
+]
+
+
+def _mib(value):
+    return None if value is None else round(value / 1048576.0, 1)
+
+
+def performance_sections(model, ctx):
+    t = ctx['t']
+    trend_sheet = t('sec_trends')
+    points = []
+    for host, entry in sorted(model['hosts'].items()):
+        for when, disk, memory, cpu in entry['trend']:
+            points.append({'host': host, 'time': when.strftime('%Y-%m-%d %H:%M'), 'disk': disk,
+                           'memory': memory, 'cpu': cpu})
+    forecasts = [dict(f, growth=f['growth_gib_day'],
+                      days=f['days_to_full'] if f['days_to_full'] is not None else t('perf_not_filling'),
+                      _class='r-warning' if f['days_to_full'] is not None and f['days_to_full'] <= 90 else '')
+                 for f in model['forecasts']]
+    databases = [dict(d, size_start=_mib(d['size_start']), size_end=_mib(d['size_end']))
+                 for d in model['databases']]
+    statements = [dict(s, change=t('perf_new_statement') if s['new'] else
+                       ('%+.1f%%' % s['mean_change'] if s['mean_change'] is not None else ''))
+                  for s in model['statements']]
+    findings = [{'host': f['host'], 'object': f['object'],
+                 'finding': t('perf_finding_' + f['key'], **f['figures']),
+                 'advice': t('perf_advice_' + f['key'], **f['figures']), '_class': 'r-warning'}
+                for f in model['findings']]
+    decisions = [{'host': d['host'], 'service': d['service'],
+                  'decision': t('perf_restart_needed' if d['needed'] else 'perf_restart_not_needed'),
+                  'reason': t('perf_reason_' + d['reason'], **d),
+                  '_class': 'r-warning' if d['needed'] else ''} for d in model['decisions']]
+    summary = t('perf_summary', hosts=len(model['hosts']), databases=len(model['databases']),
+                findings=len(findings), restarts=sum(1 for d in model['decisions'] if d['needed']))
+    return [
+        Text(summary, title=t('sec_summary')),
+        Trends(TREND_COLUMNS, points, group='host', time_key='time', series=TREND_SERIES,
+               single=_single_point(t), title=t('sec_trends'), sheet=trend_sheet, empty=t('no_trend_data')),
+        Table(PERF_FORECAST_COLUMNS, forecasts, title=t('perf_sec_forecast'), sheet=t('perf_sec_forecast'),
+              empty=t('perf_no_data')),
+        Table(PERF_DATABASE_COLUMNS, databases, title=t('perf_sec_databases'), sheet=t('perf_sec_databases'),
+              empty=t('perf_no_data')),
+        Table(PERF_STATEMENT_COLUMNS, statements, title=t('perf_sec_statements'),
+              sheet=t('perf_sec_statements'), empty=t('perf_no_data')),
+        Table(PERF_FINDING_COLUMNS, findings, title=t('perf_sec_findings'), sheet=t('perf_sec_findings'),
+              empty=t('perf_no_findings')),
+        Table(PERF_RESTART_COLUMNS, decisions, title=t('perf_sec_restart'), sheet=t('perf_sec_restart'),
+              empty=t('perf_no_data')),
+        Signatures(_signers(ctx), title=t('sec_signatures')),
+    ]
+
+
+PERFORMANCE_REPORT = register(DocumentType(
+    name='performance_report', title='perf_title', file_stem='quarterly-performance-report',
+    kinds=('inspection', 'db_health'), model=_performance_model, sections=performance_sections,
+    periods=('quarter',), formats=('pdf', 'html', 'docx', 'xlsx')))

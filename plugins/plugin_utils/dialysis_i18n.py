@@ -397,35 +397,214 @@ CATALOGUE = {
                                 'The clock synchronisation state could not be read'),
     'reason_optional_skipped': ('检查项 {item} 不适用，未检查', 'Item {item} does not apply; not checked'),
     'reason_partial_scan': ('检查项 {item} 仅部分检查', 'Item {item} was only partly checked'),
-    # what a partial scan could not read (an item's ``partial`` entries, by kind)
-    'partial_read_limit': ('本次仅扫描最后 {read}，跳过 {skipped}',
-                           'only the last {read} were read; {skipped} skipped'),
+    # database care (issue 9: db_health, db_maintenance; dialysis_dbcare)
+    'item_db_size': ('数据库大小 {arg}', 'Database size {arg}'),
+    'item_db_connections': ('数据库连接数 {arg}', 'Database connections {arg}'),
+    'item_db_cache_hit': ('数据库缓存命中率 {arg}', 'Database cache hit ratio {arg}'),
+    'item_db_xid_age': ('事务号年龄 {arg}', 'Transaction-ID age {arg}'),
+    'item_db_longest_transaction': ('最长事务 {arg}', 'Longest transaction {arg}'),
+    'item_db_idle_in_transaction': ('事务中空闲的会话 {arg}', 'Sessions idle in transaction {arg}'),
+    'item_db_replication': ('复制延迟 {arg}', 'Replication lag {arg}'),
+    'item_db_statements': ('耗时最多的语句 {arg}', 'Top statements {arg}'),
+    'item_db_bloat': ('表/索引膨胀 {arg}', 'Table/index bloat {arg}'),
+    'item_db_dead_tuples': ('死元组 {arg}', 'Dead tuples {arg}'),
+    'item_db_invalid_index': ('无效索引 {arg}', 'INVALID index {arg}'),
+    'item_db_duplicate_index': ('重复索引 {arg}', 'Duplicate index {arg}'),
+    'item_db_unused_index': ('未使用的索引 {arg}', 'Unused index {arg}'),
+    'item_db_maintenance': ('数据库维护 {arg}', 'Database maintenance {arg}'),
+    'item_db_drop_invalid': ('删除无效索引 {arg}', 'Drop INVALID index {arg}'),
+    'item_db_vacuum': ('清理（VACUUM） {arg}', 'VACUUM {arg}'),
+    'item_db_reindex': ('在线重建索引 {arg}', 'Online index rebuild {arg}'),
+    'item_db_repack': ('在线重整表（pg_repack） {arg}', 'Online table rebuild (pg_repack) {arg}'),
+    'item_db_vacuum_full': ('离线重整表（VACUUM FULL） {arg}', 'Offline table rebuild (VACUUM FULL) {arg}'),
+    'item_db_rebuild': ('在线重建表 {arg}', 'Online table rebuild {arg}'),
+    'item_db_analyze': ('更新统计信息 {arg}', 'Statistics update {arg}'),
+    'item_db_optimize': ('离线整理表（OPTIMIZE） {arg}', 'Offline table rebuild (OPTIMIZE) {arg}'),
+    'item_db_needs_window': ('需停机窗口的重整 {arg}', 'Rebuild needing a window {arg}'),
+    'desc_db_connections': ('数据库连接数占上限的 {value}%，超过{level}阈值 {limit}%',
+                            'Connections at {value}% of the maximum, above the {level} level {limit}%'),
+    'desc_db_xid_age': ('事务号年龄 {value}，超过{level}阈值 {limit}',
+                        'Transaction-ID age {value}, above the {level} level {limit}'),
+    'desc_db_longest_transaction': ('最长事务已持续 {value} 秒，超过{level}阈值 {limit} 秒',
+                                    'A transaction open for {value} s, above the {level} level {limit} s'),
+    'desc_db_replication': ('复制延迟 {value} 秒，超过{level}阈值 {limit} 秒',
+                            'Replication lag {value} s, above the {level} level {limit} s'),
+    'desc_db_bloat': ('{arg} 膨胀 {value}%，超过{level}阈值 {limit}%',
+                      '{arg}: bloat {value}%, above the {level} level {limit}%'),
+    'desc_db_dead_tuples': ('{arg} 死元组占 {value}%，超过{level}阈值 {limit}%',
+                            '{arg}: {value}% dead tuples, above the {level} level {limit}%'),
+    'reason_invalid_index': ('索引 {arg} 无效（并发建索引失败的遗留），不被查询使用但增加写入开销',
+                             'Index {arg} is INVALID (left by a failed concurrent build): unused by queries, '
+                             'it still costs every write'),
+    'reason_duplicate_index': ('索引 {arg} 与 {value} 重复', 'Index {arg} duplicates {value}'),
+    'reason_unused_index': ('索引 {arg} 自统计重置以来未被使用', 'Index {arg} has not been used since the '
+                            'statistics were reset'),
+    'reason_not_installed': ('检查项 {item}：所需的数据库扩展未安装',
+                             'Item {item}: the database extension it needs is not installed'),
+    'reason_no_data': ('检查项 {item} 暂无数据', 'Item {item}: no data yet'),
+    'reason_lock_timeout': ('{item}：等待锁超时，已让行于业务并推迟到下次维护',
+                            '{item}: gave way after the lock timeout (a session held a lock); postponed'),
+    'reason_statement_timeout': ('{item}：执行超时，已取消并推迟', '{item}: cancelled at the statement '
+                                 'timeout; postponed'),
+    'reason_budget': ('{item}：本次维护时间预算已用完，推迟到下次维护',
+                      '{item}: the time budget was used up; postponed'),
+    'reason_no_space': ('{item}：磁盘剩余空间不足对象大小的两倍，推迟',
+                        '{item}: less than twice the object free on disk; postponed'),
+    'reason_space_unknown': ('{item}：无法确认磁盘剩余空间，推迟',
+                             '{item}: the free space could not be read; postponed'),
+    'reason_needs_window': ('{item}：无法在线完成，需安排停机窗口',
+                            '{item}: cannot be done online; needs a maintenance window'),
+    'reason_window_not_cleared': ('{item}：离线操作未获治疗时段守卫放行，已拒绝',
+                                  '{item}: offline work without the treatment-hours guard\'s clearance; '
+                                  'refused'),
+    'reason_statement_failed': ('{item}：执行失败', '{item}: the statement failed'),
+    'outcome_db_partial': ('部分完成：其余对象已推迟或需停机窗口',
+                           'Partly done: the rest postponed or needing a window'),
+    'outcome_db_nothing': ('无需维护', 'Nothing to do'),
+    'value_done': ('已完成', 'done'),
+    'value_planned': ('计划中', 'planned'),
+    'value_postponed': ('已推迟', 'postponed'),
+    'value_refused': ('已拒绝', 'refused'),
+    'value_needs_window': ('需停机窗口', 'needs a window'),
+    'value_invalid': ('无效', 'INVALID'),
+    'unit_bytes': ('字节', 'bytes'),
+    'unit_xids': ('个事务号', 'xids'),
+    'unit_sessions': ('个会话', 'sessions'),
+    'unit_statements': ('条语句', 'statements'),
+    # the quarterly performance analysis (issue 9: dialysis_perf, PERFORMANCE_REPORT)
+    'perf_title': ('季度性能分析报告', 'Quarterly performance analysis'),
+    'perf_summary': (
+        '本季度分析了 {hosts} 台主机、{databases} 个数据库：发现 {findings} 项需要处理的问题，{restarts}'
+        ' 个服务建议重启。',
+        'This quarter: {hosts} hosts and {databases} databases analysed; {findings} findings to act on;'
+        ' a restart recommended for {restarts} services.'),
+    'perf_sec_forecast': ('磁盘容量预测', 'Disk capacity forecast'),
+    'perf_sec_databases': ('数据库增长与运行指标', 'Database growth and figures'),
+    'perf_sec_statements': ('耗时最多的语句', 'Top statements'),
+    'perf_sec_findings': ('发现与建议', 'Findings and recommendations'),
+    'perf_sec_restart': ('服务重启决策', 'Restart decisions'),
+    'perf_col_mount': ('挂载点', 'Mount point'),
+    'perf_col_disk_now': ('当前使用率 %', 'Used now %'),
+    'perf_col_growth': ('日增长 (GiB)', 'Growth per day (GiB)'),
+    'perf_col_days_full': ('预计写满（天）', 'Full in (days)'),
+    'perf_col_database': ('数据库', 'Database'),
+    'perf_col_size_start': ('期初 (MiB)', 'Start (MiB)'),
+    'perf_col_size_end': ('期末 (MiB)', 'End (MiB)'),
+    'perf_col_growth_percent': ('增长 %', 'Growth %'),
+    'perf_col_cache_hit': ('最低缓存命中率 %', 'Lowest cache hit %'),
+    'perf_col_connections': ('最高连接占用 %', 'Highest connections %'),
+    'perf_col_rank': ('排名', 'Rank'),
+    'perf_col_statement': ('语句（已去除字面值）', 'Statement (no literal values)'),
+    'perf_col_calls': ('调用次数', 'Calls'),
+    'perf_col_total_ms': ('总耗时 (ms)', 'Total (ms)'),
+    'perf_col_mean_ms': ('平均耗时 (ms)', 'Mean (ms)'),
+    'perf_col_change': ('平均耗时较上季度', 'Mean vs last quarter'),
+    'perf_col_object': ('对象', 'Object'),
+    'perf_col_finding': ('发现', 'Finding'),
+    'perf_col_advice': ('建议', 'Recommendation'),
+    'perf_col_service': ('服务', 'Service'),
+    'perf_col_decision': ('决策', 'Decision'),
+    'perf_not_filling': ('未增长', 'not growing'),
+    'perf_new_statement': ('本季度新出现', 'new this quarter'),
+    'perf_no_data': ('本季度无数据。', 'No data this quarter.'),
+    'perf_no_findings': ('本季度未发现需要处理的问题。', 'Nothing to act on this quarter.'),
+    'perf_finding_disk_full': (
+        '按本季度增长速度，{mount} 预计 {days} 天内写满',
+        "At this quarter's growth {mount} is full in {days} days"),
+    'perf_advice_disk_full': (
+        '清理或扩容 {mount}，并核查增长来源（日志、备份、归档数据）',
+        'Clean up or extend {mount}; find what grows (logs, backups, archived data)'),
+    'perf_finding_cache_hit_low': (
+        '数据库 {database} 缓存命中率最低 {hit}%，低于 {level}%',
+        'Database {database}: cache hit down to {hit}%, under {level}%'),
+    'perf_advice_cache_hit_low': (
+        '增大数据库缓存（shared_buffers / innodb_buffer_pool_size），并检查全表扫描的语句',
+        'Give the database more cache (shared_buffers / innodb_buffer_pool_size) and look at statements'
+        ' that scan whole tables'),
+    'perf_finding_connections_high': (
+        '数据库 {database} 连接占用最高达上限的 {share}%',
+        'Database {database}: connections reached {share}% of the maximum'),
+    'perf_advice_connections_high': (
+        '检查应用连接池配置，必要时提高 max_connections',
+        "Check the applications' connection pools; raise max_connections if needed"),
+    'perf_finding_shared_buffers': (
+        '数据库 {database} 的 shared_buffers 为 {now_mib} MiB，主机内存 {ram_gib} GiB',
+        'Database {database}: shared_buffers is {now_mib} MiB on a host with {ram_gib} GiB'),
+    'perf_advice_shared_buffers': (
+        '将 shared_buffers 调整为约内存的 25%（约 {suggest_mib} MiB），需重启数据库',
+        'Set shared_buffers to about 25% of the memory (about {suggest_mib} MiB); takes a database restart'),
+    'perf_finding_work_mem': (
+        '数据库 {database} 的 work_mem（{now_mib} MiB）× 最大连接数（{connections}）超过主机内存 {ram_gib}'
+        ' GiB',
+        "Database {database}: work_mem ({now_mib} MiB) x max_connections ({connections}) exceeds the host's"
+        ' {ram_gib} GiB'),
+    'perf_advice_work_mem': (
+        '降低 work_mem 或 max_connections，避免并发排序耗尽内存',
+        'Lower work_mem or max_connections so concurrent sorts cannot exhaust the memory'),
+    'perf_finding_innodb_buffer_pool_size': (
+        '数据库 {database} 的 innodb_buffer_pool_size 为 {now_mib} MiB，主机内存 {ram_gib} GiB',
+        'Database {database}: innodb_buffer_pool_size is {now_mib} MiB on a host with {ram_gib} GiB'),
+    'perf_advice_innodb_buffer_pool_size': (
+        '专用数据库主机上将 innodb_buffer_pool_size 调整为约内存的 50%（约 {suggest_mib} MiB）',
+        'On a dedicated database host set innodb_buffer_pool_size to about half the memory '
+        '(about {suggest_mib}'
+        ' MiB)'),
+    'perf_finding_missing_index': (
+        '表 {table} 以全表扫描为主（{seq_scans} 次，读取 {rows_read} 行）：{statement}',
+        'Table {table} is read mostly by whole-table scans ({seq_scans}, {rows_read} rows read): '
+        '{statement}'),
+    'perf_advice_missing_index': (
+        '为该语句的过滤条件列建立索引（在线：CREATE INDEX CONCURRENTLY），先在测试库验证执行计划',
+        'Index the columns this statement filters on (online: CREATE INDEX CONCURRENTLY); check the plan'
+        ' on a test copy first'),
+    'perf_restart_needed': ('需要重启', 'Restart'),
+    'perf_restart_not_needed': ('无需重启', 'No restart'),
+    'perf_reason_memory_growth': (
+        '本季度 {points} 次巡检中服务 {process} 内存持续增长：{first_mib} MiB → {last_mib} MiB，疑似内'
+        '存泄漏，建议在非治疗时段重启',
+        'Service {process} grew over {points} inspections: {first_mib} MiB -> {last_mib} MiB (a leak is'
+        ' likely); restart outside treatment hours'),
+    'perf_reason_memory_steady': (
+        '本季度 {points} 次巡检中服务 {process} 内存平稳（{first_mib} MiB → {last_mib} MiB），主机已运'
+        '行 {uptime_days} 天',
+        'Service {process} steady over {points} inspections ({first_mib} MiB -> {last_mib} MiB); host up'
+        ' {uptime_days} days'),
+    'perf_reason_uptime': (
+        '主机已连续运行 {uptime_days} 天，建议结合下次补丁窗口计划重启',
+        'Host up {uptime_days} days: plan a restart with the next patch window'),
+    'perf_reason_no_memory_data': (
+        '本季度巡检中没有服务 {process} 的内存数据，主机已运行 {uptime_days} 天',
+        'No memory figures of service {process} this quarter; host up {uptime_days} days'),
+    'partial_read_limit': (
+        '本次仅扫描最后 {read}，跳过 {skipped}',
+        'only the last {read} were read; {skipped} skipped'),
     'partial_unreadable': ('{path} 无法读取，未扫描', '{path} could not be read and was not scanned'),
     'partial_rotated_compressed': (
-        '轮转的旧日志在读完之前已被压缩为 {rotated}（本机无法解压该格式），上次巡检之后写入其中的内容未扫描',
-        'the rotated log was compressed to {rotated} before it was read to the end (a format this '
-        'host cannot decompress); what was written to it after the previous inspection was not scanned'),
+        '轮转的旧日志在读完之前已被压缩为 {rotated}（本机无法解压该格式），上次巡检之后写入其中的内容未'
+        '扫描',
+        'the rotated log was compressed to {rotated} before it was read to the end (a format this host cannot'
+        ' decompress); what was written to it after the previous inspection was not scanned'),
     'partial_rotated_corrupt': (
         '轮转后压缩的旧日志 {rotated} 无法解压（文件损坏），上次巡检之后写入其中的内容未能全部扫描',
-        'the rotated, compressed log {rotated} could not be decompressed (damaged); what was written '
-        'to it after the previous inspection was not all scanned'),
+        'the rotated, compressed log {rotated} could not be decompressed (damaged); what was written to'
+        ' it after the previous inspection was not all scanned'),
     'partial_rotated_not_found': (
         '日志已轮转、截断或被替换，未找到旧文件，上次巡检之后写入旧文件的内容（如有）未扫描',
-        'the log was rotated, truncated or replaced and its old file was not found; what was written '
-        'to it after the previous inspection (if anything) was not scanned'),
+        'the log was rotated, truncated or replaced and its old file was not found; what was written to'
+        ' it after the previous inspection (if anything) was not scanned'),
     'partial_journal_cursor_lost': (
-        '上次巡检的读取位置已不在系统日志中（日志已被清理或轮转），'
-        '本次从 {since} 起读取，其间的条目可能不完整',
-        'the position of the previous inspection is no longer in the journal (vacuumed or rotated); '
-        'read from {since}, entries in between may be missing'),
-    'partial_stopped_counting': ('系统日志条目过多，本次只统计了 {max_entries} 条，其余留待下次巡检统计',
-                                 'too many entries: counting stopped at {max_entries}; the rest are '
-                                 'counted at the next inspection'),
-    'partial_journal_incomplete': ('系统日志读取中途失败，仅统计了已读取的条目',
-                                   'reading the journal failed part-way; only the entries read were counted'),
+        '上次巡检的读取位置已不在系统日志中（日志已被清理或轮转），本次从 {since} 起读取，其间的条目可'
+        '能不完整',
+        'the position of the previous inspection is no longer in the journal (vacuumed or rotated); read'
+        ' from {since}, entries in between may be missing'),
+    'partial_stopped_counting': (
+        '系统日志条目过多，本次只统计了 {max_entries} 条，其余留待下次巡检统计',
+        'too many entries: counting stopped at {max_entries}; the rest are counted at the next inspection'),
+    'partial_journal_incomplete': (
+        '系统日志读取中途失败，仅统计了已读取的条目',
+        'reading the journal failed part-way; only the entries read were counted'),
     'partial_other': ('部分内容未扫描（{kind}）', 'part was not scanned ({kind})'),
     'sentence_join': ('；', '; '),
-    # measured values that are words
     'value_active': ('运行中', 'running'),
     'value_inactive': ('未运行', 'not running'),
     'value_failed': ('失败', 'failed'),
@@ -452,6 +631,38 @@ CATALOGUE = {
     'unit_messages': ('条', 'messages'),
     'unit_machines': ('台', 'machines'),
     'unit_ms': ('毫秒', 'ms'),
+    # patching (issue #11, R12: roles/patch, pending_updates): items, reasons, values
+    'item_package': ('软件包 {arg}', 'Package {arg}'),
+    'item_patch:reboot': ('补丁后重启', 'Reboot after patching'),
+    'item_patch:services': ('补丁后重启的服务', 'Services restarted after patching'),
+    'item_patch:downtime': ('补丁影响时长', 'Patch downtime'),
+    'item_patch:outcome': ('补丁结果', 'Patch outcome'),
+    'item_health:before': ('变更前健康检查', 'Health check before the change'),
+    'item_health:after': ('变更后健康检查', 'Health check after the change'),
+    'desc_health:before': ('变更前健康检查未通过', 'The health check before the change failed'),
+    'desc_health:after': ('变更后健康检查未通过', 'The health check after the change failed'),
+    'reason_package_applied': ('软件包 {arg} 已更新（{value}）', 'Package {arg} updated ({value})'),
+    'reason_package_pending': ('软件包 {arg} 有待安装的更新（{value}）',
+                               'Package {arg} has an update pending ({value})'),
+    'reason_package_not_applied': ('软件包 {arg} 的更新未安装（{value}）',
+                                   'The update of package {arg} was not applied ({value})'),
+    'reason_package_other_version': ('软件包 {arg} 的安装版本与预期不符（{value}）',
+                                     'Package {arg} is not at the expected version ({value})'),
+    'reason_rebooted': ('补丁后已重启', 'Rebooted after patching'),
+    'reason_reboot_not_required': ('系统未提示需要重启', 'No reboot needed'),
+    'reason_reboot_pending': ('系统提示需要重启，本次未重启',
+                              'The system needs a reboot that this run did not do'),
+    'reason_services_unknown': ('无法判断哪些服务使用了已更新的库'
+                                '（主机未安装 needrestart 或 needs-restarting）',
+                                'Which services use the updated libraries cannot be told (no needrestart or '
+                                'needs-restarting on the host)'),
+    'reason_no_health_check': ('未配置健康检查（{item}）', 'No health check configured ({item})'),
+    'reason_patch_failed': ('补丁安装失败，已停止后续主机的补丁', 'Patching failed; the rollout was stopped'),
+    'value_applied': ('已安装', 'applied'),
+    'value_nothing_pending': ('无待安装更新', 'nothing pending'),
+    'value_would_apply': ('待安装（检查模式）', 'would apply (check mode)'),
+    'outcome_applied': ('已安装更新', 'Updates applied'),
+    'outcome_nothing_pending': ('无待安装更新，未做变更', 'Nothing pending; nothing changed'),
 }
 
 

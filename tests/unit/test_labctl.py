@@ -107,7 +107,7 @@ def test_the_second_application_host_runs_the_service_without_a_collector(writte
 
 
 def test_no_two_hosts_publish_the_same_port():
-    published = [p for h in labctl.TOPOLOGY for p, _ in h.ports(0)]
+    published = [p for h in labctl.TOPOLOGY for p, _port in h.ports(0)]
     assert len(published) == len(set(published))
     # every offset stays below 40, so labs 40 ports apart (rlab 2400, plab 2440, dlab 2480) never meet
     assert max(published) < 40

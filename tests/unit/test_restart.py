@@ -209,12 +209,12 @@ def test_the_action_reads_registered_results():
 
 def test_the_documents_have_a_sentence_for_every_restart_finding():
     after = health(ok=False, started_us=2000400000, stopped_us=2000000000, monotonic=2009000000)
-    not_back, _ = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
-                                       action={'failed': False}, after=after)
-    refused, _ = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
-                                      peers=[{'host': 'hd-app-02', 'healthy': False}])
-    failed, _ = build_restart_record('hemodialysis', 'why', [], True, BEFORE,
-                                     action={'failed': True, 'msg': 'x'})
+    not_back = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
+                                    action={'failed': False}, after=after)[0]
+    refused = build_restart_record('hemodialysis', 'why', [UNIT], False, BEFORE,
+                                   peers=[{'host': 'hd-app-02', 'healthy': False}])[0]
+    failed = build_restart_record('hemodialysis', 'why', [], True, BEFORE,
+                                  action={'failed': True, 'msg': 'x'})[0]
     for language in ('zh', 'en'):
         t = Translator(language)
         for record in (not_back, refused, failed):

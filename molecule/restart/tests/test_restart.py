@@ -203,3 +203,22 @@ def test_no_record_holds_a_database_password():
             text = handle.read()
         for value in PASSWORDS.values():
             assert value not in text, path
+
+
+def test_the_guard_refuses_every_unsafe_condition_before_any_service_restarts():
+    """In shift with treatments running, with none running but in shift, with treatments
+    running at night, with the live check down, and an override without a reason: each
+    restart.yml run is refused and no service was restarted (systemd's start times).
+    Runs last: it brings the collector's treatments back, then ends them again."""
+    sys.path.insert(0, os.path.join(PROJECT, 'molecule', 'resources'))
+    import guard_lab  # pylint: disable=import-outside-toplevel
+
+    with open(VARS, encoding='utf-8') as handle:
+        settings = yaml.safe_load(handle)
+    extra = dict((k, settings[k]) for k in ('restart_hosts', 'restart_services', 'restart_reason'))
+    try:
+        cases = guard_lab.guard_cases('restart.yml', lambda: {name: started(name) for name in (APP1, APP2)},
+                                      extra)
+    finally:
+        guard_lab.stop_treatments()
+    assert len(cases) == 5
