@@ -239,6 +239,25 @@ def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgr
         assert not host(name).file('/var/lib/dialysis-service/maintenance').exists
 
 
+def test_without_down_migrations_the_rollback_restores_the_pre_migration_backup():
+    """upgrade_database_rollback=restore: the database goes back by the checked backup (the path of a
+    release without down-migrations): services stopped, DROP DATABASE ... WITH (FORCE), pg_restore."""
+    before = database_state()
+    rc, out, found = run('upgrade.yml', upgrade_version='1.2', upgrade_database_rollback='restore')
+    assert rc != 0 and 'Rolled back automatically to 1.1 (healthy again)' in out, out[-3000:]
+    assert len(found) == 1, found
+    record = found[0]
+    assert record['outcome'] == 'rolled_back_automatically'
+    assert record['metrics']['migration']['method'] == 'restore'
+    assert record['metrics']['migration']['undone'] == []
+    assert record['metrics']['rollback']['method'] == 'restore'
+    assert record['metrics']['timings']['rollback_seconds'] < 60
+    assert database_state() == before
+    for name in APPS:
+        assert version(name) == {'version': '1.1', 'schema': '0002', 'database_schema': '0002'}
+        assert manifest(name)['history'][-1]['outcome'] == 'rolled_back_automatically'
+
+
 def _snapshot():
     return ([manifest(name) for name in APPS], database_state(), [version(name) for name in APPS])
 
