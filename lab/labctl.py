@@ -171,6 +171,47 @@ def health_checks(host):
     return checks
 
 
+# Smoke queries of the restore drill per database: what the application asks first.
+RESTORE_SMOKE = {
+    'hemodialysis': [
+        {'name': 'sessions_today', 'query': 'SELECT count(*) FROM treatment_session '
+                                            'WHERE scheduled_date = current_date'},
+        {'name': 'last_treatment', 'expect': 'value',
+         'query': 'SELECT max(started_at) FROM treatment_session '
+                  'WHERE patient_id = (SELECT min(id) FROM patient)'}],
+    'ckd': [{'name': 'last_visit', 'query': 'SELECT max(visit_date) FROM clinic_visit', 'expect': 'value'}],
+    'interface_engine': [{'name': 'channels', 'query': 'SELECT count(*) FROM channel', 'expect': 'rows'}],
+    'pd': [{'name': 'last_exchange', 'query': 'SELECT max(performed_at) FROM pd_exchange',
+            'expect': 'value'}],
+}
+
+
+def backup_vars(host):
+    """The backup sets the lab's backup jobs keep on a database host (dialysis_backup_sets,
+    read by roles/backup_check and roles/restore_drill): per PostgreSQL database its pg_dump -Fc
+    series, per MariaDB database its mariadb-dump | zstd series and its mariabackup directories,
+    as lab/software/backup/dialysis_backup.py writes them (retention 7, nightly: RPO 26 h).
+    `lab_backup_rpo_hours` lets a test shorten the RPO."""
+    root = '/var/backups/dialysis'
+    common = {'rpo_hours': '{{ lab_backup_rpo_hours | default(26) }}', 'retention_min': 1,
+              'retention_max': 7}
+    sets = []
+    for db in host.postgresql:
+        sets.append(dict(common, name='%s-pg_dump' % db, database=db, format='pg_dump_custom',
+                         directory='%s/postgresql/%s' % (root, db), pattern='%s-*.dump' % db,
+                         last_run='%s/postgresql/last-run.json' % root,
+                         restore={'engine': 'postgresql', 'smoke': RESTORE_SMOKE.get(db, [])}))
+    for db in host.mariadb:
+        sets.append(dict(common, name='%s-mariadb_dump' % db, database=db, format='mariadb_dump',
+                         directory='%s/mariadb/%s' % (root, db), pattern='%s-*.sql.zst' % db,
+                         last_run='%s/mariadb/last-run.json' % root,
+                         restore={'engine': 'mariadb', 'smoke': RESTORE_SMOKE.get(db, [])}))
+        sets.append(dict(common, name='%s-mariabackup' % db, database=db, format='mariabackup',
+                         directory='%s/mariadb/%s' % (root, db), pattern='%s-*.mariabackup' % db,
+                         last_run='%s/mariadb/last-run.json' % root))
+    return {'dialysis_backup_sets': sets} if sets else {}
+
+
 def treatment_check(system, hosts):
     """The treatment-hours guard's live check of a system (roles/treatment_guard): the
     hemodialysis service's own count, asked on its app host; CKD and PD say why none
@@ -243,6 +284,7 @@ def host_vars(host, base, hosts, key):
     if checks:
         hv['dialysis_health_checks'] = checks
     hv.update(clinical_vars(host))
+    hv.update(backup_vars(host))
     return hv
 
 

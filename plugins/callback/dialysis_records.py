@@ -426,9 +426,13 @@ class CallbackModule(CallbackBase):
                 extra = [r for r in extra if r is not None]
                 if extra:
                     line['records'] = extra
-            elif isinstance(res.get('results'), list):
-                records = [self._checked(redact_data(r['record']), refused) for r in res['results']
-                           if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+            elif isinstance(res.get('results'), list) or isinstance(res.get('records'), list):
+                # A loop's results, each with its record; or a module that returns one record
+                # per object it checked in one call (backup_check: one per backup set).
+                found = [r['record'] for r in res.get('results') or []
+                         if isinstance(r, dict) and isinstance(r.get('record'), dict)]
+                found += [r for r in res.get('records') or [] if isinstance(r, dict)]
+                records = [self._checked(redact_data(r), refused) for r in found]
                 records = [r for r in records if r is not None]
                 if records:
                     line['records'] = records

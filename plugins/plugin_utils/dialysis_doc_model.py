@@ -171,8 +171,10 @@ def inspection_model(store, ctx):
                      'feedback': '', 'resolution': '', 'engineer': '', 'lead': lead,
                      'status': '', 'anomaly_id': aid, '_class': 'r-missing',
                      '_system': entry['system'], '_status': 'missing'})
+    backups, backup_anomalies = backup_model(store, ctx)
+    anomalies.update(backup_anomalies)
     return {'rows': rows, 'anomalies': anomalies, 'hosts': hosts, 'not_inspected': not_inspected,
-            'changes': changes_model(store, ctx),
+            'changes': changes_model(store, ctx), 'backups': backups,
             'bad_lines': list(store.stats.get('bad_lines', []))}
 
 
@@ -248,6 +250,160 @@ def changes_model(store, ctx):
     for row in rows:
         row['time'] = row.pop('_when').strftime(TIME_FORMAT)
     return rows
+
+
+def backup_model(store, ctx):
+    """The period's backup checks (backup_check records, issue #10): one row per host and
+    backup set from its latest check (newest backup, its age and size, the findings in the
+    documents' words), and every finding of the period as an anomaly of the inspection
+    documents, with the same ids, feedback and resolution as any other. Check-mode runs
+    count: the check only reads."""
+    t, label, tz = ctx['t'], ctx['label'], ctx['tz']
+    latest, anomalies = {}, {}
+    for record in store.records(ctx['start'], ctx['end'], kind='backup_check'):
+        rctx = record['context']
+        host = rctx.get('host') or ''
+        when = parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz)
+        time_text = when.strftime(TIME_FORMAT)
+        system = record.get('system') if record.get('system') in SYSTEMS else 'shared'
+        set_name = record.get('set') or ''
+        key = (host, set_name)
+        if key not in latest or when >= latest[key][0]:
+            latest[key] = (when, record, system)
+        for item in record.get('items') or []:
+            status = _status(item)
+            if status not in ANOMALY_STATUSES:
+                continue
+            ident = str(item.get('item', ''))
+            aid = anomaly_id(label, host, ident)
+            description = t.describe(dict(item, status=status), tz=tz)
+            found = anomalies.get(aid)
+            if found is None:
+                anomalies[aid] = {'id': aid, 'host': host, 'system': system, 'item': ident,
+                                  'item_label': t.item_label(ident), 'severity': status,
+                                  'first_seen': time_text, 'last_seen': time_text, 'occurrences': 1,
+                                  'description': description}
+            else:
+                found['occurrences'] += 1
+                found['severity'] = _worse(found['severity'], status)
+                found['first_seen'] = min(found['first_seen'], time_text)
+                if time_text >= found['last_seen']:
+                    found['last_seen'], found['description'] = time_text, description
+    rows = []
+    for (host, set_name), (when, record, system) in sorted(latest.items()):
+        by_check = dict((str(i.get('item', '')).rsplit(':', 1)[-1], i) for i in record.get('items') or [])
+        age, size = by_check.get('age') or {}, by_check.get('size') or {}
+        findings = [t.describe(dict(i, status=_status(i)), tz=tz) for i in record.get('items') or []
+                    if _status(i) in ANOMALY_STATUSES]
+        status = record.get('status') if record.get('status') in SEVERITY_ORDER else 'error'
+        if not record.get('verified', True) and status == 'ok':
+            findings.append(t('backup_unverified'))
+        rows.append({'time': when.strftime(TIME_FORMAT), 'system': t.system(system), 'host': host,
+                     'set': set_name, 'database': record.get('database') or '',
+                     'newest': record.get('newest') or '',
+                     'age': _figure(age.get('value')), 'size': _figure(size.get('value')),
+                     'findings': t('sentence_join').join(findings) or t('backup_all_ok'),
+                     'result': t.result(status), '_system': system, '_status': status,
+                     '_class': 'r-' + status if status != 'ok' else ''})
+    return rows, anomalies
+
+
+def _check_rows(store, ctx):
+    """Every backup check of the period: one row per host, set and run."""
+    t, tz = ctx['t'], ctx['tz']
+    rows = []
+    for record in store.records(ctx['start'], ctx['end'], kind='backup_check'):
+        rctx = record['context']
+        when = parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz)
+        system = record.get('system') if record.get('system') in SYSTEMS else 'shared'
+        by_check = dict((str(i.get('item', '')).rsplit(':', 1)[-1], i) for i in record.get('items') or [])
+        status = record.get('status') if record.get('status') in SEVERITY_ORDER else 'error'
+        cells = {}
+        for check in ('checksum', 'structure', 'retention', 'job'):
+            item = by_check.get(check)
+            cells[check] = '' if item is None else t.result(_status(item))
+        findings = [t.describe(dict(i, status=_status(i)), tz=tz) for i in record.get('items') or []
+                    if _status(i) in ANOMALY_STATUSES]
+        if not record.get('verified', True) and status == 'ok':
+            findings.append(t('backup_unverified'))
+        rows.append(dict(cells, **{
+            '_when': when, 'time': when.strftime(TIME_FORMAT), 'system': t.system(system),
+            'host': rctx.get('host') or '', 'set': record.get('set') or '',
+            'database': record.get('database') or '', 'format': record.get('format') or '',
+            'newest': record.get('newest') or '',
+            'age': _figure((by_check.get('age') or {}).get('value')),
+            'size': _figure((by_check.get('size') or {}).get('value')),
+            'findings': t('sentence_join').join(findings) or t('backup_all_ok'),
+            'result': t.result(status), 'operator': rctx.get('operator') or '',
+            # the findings are the anomalies of the inspection documents (annotated there)
+            'anomaly_id': '',
+            '_system': system, '_status': status, '_class': 'r-' + status if status != 'ok' else ''}))
+    rows.sort(key=lambda r: (r['_when'], r['host'], r['set']))
+    for row in rows:
+        row.pop('_when')
+    return rows
+
+
+# A drill is a success only with this outcome; anything else (and a record without one) is not.
+DRILL_SUCCESS = 'ok'
+
+
+def _drill_rows(store, ctx):
+    """Every restore drill of the period (restore_drill records), check-mode runs left out."""
+    t, tz = ctx['t'], ctx['tz']
+    rows = []
+    for record in store.records(ctx['start'], ctx['end'], kind='restore_drill'):
+        rctx = record['context']
+        if rctx.get('check_mode') or record.get('check_mode'):
+            continue
+        when = parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz)
+        system = record.get('system') if record.get('system') in SYSTEMS else 'shared'
+        by_check = dict((str(i.get('item', '')).rsplit(':', 1)[-1], i) for i in record.get('items') or [])
+        outcome = record.get('outcome')
+        if outcome not in ('ok', 'failed', 'not_done', 'timed_out', 'refused'):
+            outcome = 'failed'
+        if outcome == DRILL_SUCCESS and record.get('status') in ('critical', 'error'):
+            outcome = 'failed'
+        rto = by_check.get('rto') or {}
+        threshold = rto.get('threshold') if isinstance(rto.get('threshold'), dict) else {}
+        target = threshold.get('critical')
+        integrity, counts, smoke = (by_check.get(k) or {} for k in ('integrity', 'counts', 'smoke'))
+        findings = [t.describe(dict(i, status=_status(i)), tz=tz) for i in record.get('items') or []
+                    if _status(i) in ANOMALY_STATUSES]
+        rows.append({
+            '_when': when, 'time': when.strftime(TIME_FORMAT), 'system': t.system(system),
+            'host': rctx.get('host') or '', 'set': record.get('set') or '',
+            'backup': record.get('backup') or '',
+            'rto': _figure(record.get('rto_seconds')),
+            'rto_target': _figure(target),
+            'rpo': _figure(record.get('rpo_hours')),
+            'integrity': t('drill_integrity_cell', checked=integrity.get('checked'),
+                           failed=integrity.get('value'))
+            if integrity.get('checked') is not None else '',
+            'counts': t('drill_counts_cell', ok=counts.get('value'), total=counts.get('total'))
+            if counts.get('total') is not None else '',
+            'smoke': t('drill_counts_cell', ok=smoke.get('value'), total=smoke.get('total'))
+            if smoke.get('total') is not None else '',
+            'outcome': t('drill_outcome_' + outcome),
+            'findings': t('sentence_join').join(findings),
+            'ticket': record.get('ticket') or '', 'operator': rctx.get('operator') or '',
+            '_system': system, '_outcome': outcome,
+            '_class': {DRILL_SUCCESS: '', 'refused': 'r-skipped'}.get(outcome, 'r-critical')})
+    rows.sort(key=lambda r: (r['_when'], r['host'], r['set']))
+    for row in rows:
+        row.pop('_when')
+    return rows
+
+
+def backup_documents_model(store, ctx):
+    """The model of 备份检查记录 and 恢复演练记录: every backup check and every restore drill
+    of the period, in the words of the documents' language, and the backup findings as
+    anomalies (the same ids as in the inspection documents)."""
+    _latest, anomalies = backup_model(store, ctx)
+    checks = _check_rows(store, ctx)
+    drills = _drill_rows(store, ctx)
+    return {'rows': checks, 'drills': drills, 'anomalies': anomalies,
+            'bad_lines': list(store.stats.get('bad_lines', []))}
 
 
 def apply_annotations(model, t):

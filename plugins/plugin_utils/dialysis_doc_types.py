@@ -21,6 +21,7 @@ and ``register(DocumentType(...))``; see roles/report/README.md.
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import (
+    backup_documents_model,
     inspection_model,
     summary_by_system,
 )
@@ -111,6 +112,17 @@ CHANGE_COLUMNS = [
     Column('ticket', 'col_ticket', 12),
     Column('operator', 'col_operator', 9),
 ]
+BACKUP_COLUMNS = [
+    Column('time', 'col_checked_at', 15),
+    Column('system', 'col_system', 13),
+    Column('host', 'col_host', 12),
+    Column('set', 'col_backup_set', 18),
+    Column('newest', 'col_backup_newest', 22),
+    Column('age', 'col_backup_age', 8, '0.0#', '0'),
+    Column('size', 'col_backup_size', 8, '0.0##', '0'),
+    Column('findings', 'col_backup_findings', 36),
+    Column('result', 'col_result', 8, status=True),
+]
 TREND_SERIES = (('disk', '#c0392b'), ('memory', '#2471a3'), ('cpu', '#229954'))
 
 
@@ -179,6 +191,9 @@ def report_sections(model, ctx):
                                empty=t('no_trend_data')))
     sections.append(Table(CHANGE_COLUMNS, model.get('changes') or [], title=t('sec_changes'),
                           sheet=t('sec_changes'), empty=t('no_changes')))
+    # Backup checks of the period (issue #10); their findings are also in the anomalies above.
+    sections.append(Table(BACKUP_COLUMNS, model.get('backups') or [], title=t('sec_backups'),
+                          sheet=t('sec_backups'), empty=t('no_backup_checks')))
     sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
     return sections
 
@@ -193,7 +208,8 @@ INSPECTION_REPORT = register(DocumentType(
     title=lambda ctx: 'monthly_title' if ctx['period'] == 'month' else 'quarterly_title',
     file_stem=lambda ctx: '%s-inspection-report' % (
         'monthly' if ctx['period'] == 'month' else 'quarterly'),
-    kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override'),
+    kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override',
+           'backup_check'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 
@@ -203,6 +219,78 @@ UPGRADE_RECORD = register(DocumentType(
     name='upgrade_record', title='upgrade_record_title', file_stem='upgrade-record',
     kinds=('upgrade', 'rollback'), model=upgrade_model, sections=upgrade_sections,
     formats=('pdf', 'docx', 'html', 'xlsx')))
+
+# -- backups (issue #10): 备份检查记录 and 恢复演练记录 -------------------------------------
+BACKUP_CHECK_COLUMNS = [
+    Column('time', 'col_checked_at', 15),
+    Column('system', 'col_system', 12, only=HTML_XLSX),
+    Column('host', 'col_host', 11),
+    Column('set', 'col_backup_set', 17),
+    Column('newest', 'col_backup_newest', 20),
+    Column('age', 'col_backup_age', 7, '0.0#', '0'),
+    Column('size', 'col_backup_size', 7, '0.0##', '0'),
+    Column('checksum', 'col_backup_checksum', 6),
+    Column('structure', 'col_backup_structure', 6),
+    Column('retention', 'col_backup_retention', 6),
+    Column('job', 'col_backup_job', 6),
+    Column('findings', 'col_backup_findings', 30),
+    Column('result', 'col_result', 7, status=True),
+]
+DRILL_COLUMNS = [
+    Column('time', 'col_drill_time', 15),
+    Column('system', 'col_system', 12, only=HTML_XLSX),
+    Column('host', 'col_host', 11),
+    Column('set', 'col_backup_set', 16),
+    Column('backup', 'col_drill_backup', 20),
+    Column('rto', 'col_drill_rto', 8, '0.0#', '0'),
+    Column('rto_target', 'col_drill_rto_target', 8, '0.0#', '0'),
+    Column('rpo', 'col_drill_rpo', 8, '0.0#', '0'),
+    Column('integrity', 'col_drill_integrity', 10),
+    Column('counts', 'col_drill_counts', 8),
+    Column('smoke', 'col_drill_smoke', 8),
+    Column('outcome', 'col_drill_outcome', 9, status=True),
+    Column('findings', 'col_backup_findings', 26),
+    Column('ticket', 'col_ticket', 11, only=HTML_XLSX),
+]
+
+
+def _backup_summary(model, ctx):
+    t = ctx['t']
+    checks, drills = model['rows'], model['drills']
+    failed = [d for d in drills if d['_outcome'] != 'ok']
+    return Text(t('backup_summary', checks=len(checks),
+                  sets=len(set((r['host'], r['set']) for r in checks)),
+                  anomalies=len(model['anomalies']), drills=len(drills),
+                  drills_ok=len(drills) - len(failed), drills_failed=len(failed)),
+                title=t('sec_summary'))
+
+
+def backup_check_sections(model, ctx):
+    t = ctx['t']
+    return [_backup_summary(model, ctx),
+            Table(BACKUP_CHECK_COLUMNS, model['rows'], title=t('sec_backups'), sheet=t('sec_backups'),
+                  empty=t('no_backup_checks'), main=True),
+            Signatures(_signers(ctx), title=t('sec_signatures'))]
+
+
+def restore_drill_sections(model, ctx):
+    t = ctx['t']
+    return [_backup_summary(model, ctx),
+            Table(DRILL_COLUMNS, model['drills'], title=t('sec_drills'), sheet=t('sec_drills'),
+                  empty=t('no_drills'), main=True),
+            Text(t('drill_note'), title=t('sec_drill_note')),
+            Signatures(_signers(ctx), title=t('sec_signatures'))]
+
+
+BACKUP_CHECK_RECORD = register(DocumentType(
+    name='backup_check_record', title='backup_check_title', file_stem='backup-check-record',
+    kinds=('backup_check',), model=backup_documents_model, sections=backup_check_sections,
+    formats=('xlsx', 'html', 'pdf', 'docx')))
+
+RESTORE_DRILL_RECORD = register(DocumentType(
+    name='restore_drill_record', title='restore_drill_title', file_stem='restore-drill-record',
+    kinds=('restore_drill', 'backup_check'), model=backup_documents_model, sections=restore_drill_sections,
+    formats=('xlsx', 'html', 'pdf', 'docx')))
 
 DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')
 

@@ -14,6 +14,11 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_logscan impo
 __metaclass__ = type
 
 LANGUAGES = ('zh', 'en')
+# Item identifiers of the form <prefix>:<name>:<check> (backup_check: backup:<set>:age).
+COMPOUND_ITEMS = ('backup', 'drill')
+# Figures an item of these prefixes carries for its sentences (see _figures).
+FIGURE_FIELDS = {'backup': ('limit', 'drop_percent', 'median_mib', 'history', 'oldest_days', 'database'),
+                 'drill': ('limit', 'database')}
 
 CATALOGUE = {
     # document titles
@@ -631,6 +636,192 @@ CATALOGUE = {
     'unit_messages': ('条', 'messages'),
     'unit_machines': ('台', 'machines'),
     'unit_ms': ('毫秒', 'ms'),
+    # backups (backup_check, issue #10): items backup:<set>:<check>, reason sentences, units
+    'item_backup_age': ('备份时效 {arg}', 'Backup age {arg}'),
+    'item_backup_size': ('备份大小 {arg}', 'Backup size {arg}'),
+    'item_backup_checksum': ('备份校验和 {arg}', 'Backup checksum {arg}'),
+    'item_backup_structure': ('备份文件完整性 {arg}', 'Backup integrity {arg}'),
+    'item_backup_retention': ('备份保留 {arg}', 'Backup retention {arg}'),
+    'item_backup_job': ('备份任务 {arg}', 'Backup job {arg}'),
+    'desc_backup_age': ('备份集 {arg} 最新备份已 {value} 小时，超过恢复点目标（RPO）{limit} 小时',
+                        'Backup set {arg}: the newest backup is {value} h old, beyond the RPO of {limit} h'),
+    'reason_backup_age_too_old': ('备份集 {arg} 最新备份已 {value} 小时，超过恢复点目标（RPO）{limit} 小时',
+                                  'Backup set {arg}: the newest backup is {value} h old, beyond the RPO of '
+                                  '{limit} h'),
+    'reason_backup_age_no_backup': ('备份集 {arg} 没有任何备份文件', 'Backup set {arg} holds no backup'),
+    'reason_backup_age_no_directory': ('备份集 {arg} 的备份目录 {path} 不存在',
+                                       'Backup set {arg}: the directory {path} does not exist'),
+    'reason_backup_size_size_drop': ('备份集 {arg} 最新备份 {value} MiB，比此前 {history} 份备份的中位数 '
+                                     '{median_mib} MiB 小 {drop_percent}%（超过 {limit}%），'
+                                     '可能是不完整的备份',
+                                     'Backup set {arg}: the newest backup is {value} MiB, {drop_percent}% '
+                                     'smaller than the median of the previous {history} ({median_mib} MiB; '
+                                     'more than {limit}%): possibly a half-empty backup'),
+    'reason_backup_size_empty': ('备份集 {arg} 最新备份为空文件',
+                                 'Backup set {arg}: the newest backup is empty'),
+    'reason_backup_size_short_history': ('备份集 {arg} 历史备份不足，未比较大小',
+                                         'Backup set {arg}: too few earlier backups to compare the size'),
+    'reason_backup_checksum_checksum_mismatch': ('备份集 {arg} 最新备份的 sha256 校验和与清单不符',
+                                                 'Backup set {arg}: the sha256 of the newest backup does not '
+                                                 'match its manifest'),
+    'reason_backup_checksum_no_manifest': ('备份集 {arg} 最新备份没有校验和清单（.sha256）',
+                                           'Backup set {arg}: the newest backup has no checksum manifest '
+                                           '(.sha256)'),
+    'reason_backup_checksum_bad_manifest': ('备份集 {arg} 的校验和清单格式不正确',
+                                            'Backup set {arg}: the checksum manifest is malformed'),
+    'reason_backup_structure_truncated': ('备份集 {arg} 最新备份不完整（文件被截断，无法完整读取）',
+                                          'Backup set {arg}: the newest backup is truncated (it cannot be '
+                                          'read to its end)'),
+    'reason_backup_structure_corrupt': ('备份集 {arg} 最新备份已损坏，无法读取',
+                                        'Backup set {arg}: the newest backup is damaged and cannot be read'),
+    'reason_backup_structure_tool_missing': ('备份集 {arg} 无法校验：主机上没有所需的数据库工具',
+                                             'Backup set {arg} cannot be verified: the database tool is not '
+                                             'installed on the host'),
+    'reason_backup_structure_unverified': ('备份集 {arg}（SQL Server .bak）仅登记，未做结构校验',
+                                           'Backup set {arg} (SQL Server .bak) is listed but not verified'),
+    'reason_backup_structure_not_configured': ('备份集 {arg} 未配置结构校验',
+                                               'Backup set {arg}: structural verification is switched off'),
+    'reason_backup_retention_retention_short': ('备份集 {arg} 仅保留 {value} 份备份，少于要求',
+                                                'Backup set {arg} keeps only {value} backups'),
+    'reason_backup_retention_retention_exceeded': ('备份集 {arg} 保留了 {value} 份备份，超过保留策略，'
+                                                   '最早的已 {oldest_days} 天',
+                                                   'Backup set {arg} keeps {value} backups, more than its '
+                                                   'retention; the oldest is {oldest_days} days old'),
+    'reason_backup_job_job_failed': ('备份集 {arg} 的备份任务最近一次执行失败',
+                                     'Backup set {arg}: the last run of the backup job failed'),
+    'reason_backup_job_no_job_report': ('备份集 {arg} 的备份任务没有运行记录（last-run.json）',
+                                        'Backup set {arg}: the backup job left no report (last-run.json)'),
+    'reason_backup_job_bad_job_report': ('备份集 {arg} 的备份任务运行记录无法解析',
+                                         'Backup set {arg}: the backup job\'s report cannot be read'),
+    'sec_backups': ('备份检查', 'Backup checks'),
+    'no_backup_checks': ('本期没有备份检查记录。', 'No backup check in this period.'),
+    'col_checked_at': ('检查时间 ({tz})', 'Checked at ({tz})'),
+    'col_backup_set': ('备份集', 'Backup set'),
+    'col_backup_newest': ('最新备份', 'Newest backup'),
+    'col_backup_age': ('时效（小时）', 'Age (h)'),
+    'col_backup_size': ('大小（MiB）', 'Size (MiB)'),
+    'col_backup_findings': ('检查发现', 'Findings'),
+    'backup_all_ok': ('时效、大小、校验和、完整性、保留均正常',
+                      'Age, size, checksum, integrity and retention normal'),
+    'backup_unverified': ('未做结构校验（SQL Server 备份）', 'Structure not verified (SQL Server backup)'),
+    'backup_check_title': ('备份检查记录', 'Backup check record'),
+    'restore_drill_title': ('恢复演练记录', 'Restore drill record'),
+    'col_backup_checksum': ('校验和', 'Checksum'),
+    'col_backup_structure': ('完整性', 'Integrity'),
+    'col_backup_retention': ('保留', 'Retention'),
+    'col_backup_job': ('备份任务', 'Backup job'),
+    'backup_summary': (
+        '本期共检查备份 {checks} 次（{sets} 个备份集），发现异常 {anomalies} 项；恢复演练 {drills} '
+        '次，成功 {drills_ok} 次，未成功 {drills_failed} 次。',
+        'In this period: {checks} backup checks ({sets} backup sets), {anomalies} findings; {drills} '
+        'restore drills, {drills_ok} succeeded, {drills_failed} did not.'),
+    'sec_drills': ('恢复演练', 'Restore drills'),
+    'no_drills': ('本期没有恢复演练记录。', 'No restore drill in this period.'),
+    'sec_drill_note': ('说明', 'Notes'),
+    'drill_note': (
+        '恢复演练将备份恢复到临时数据库（绝不覆盖生产库），校验索引与表的完整性、各表行数与备份时一致、'
+        '最新数据时间（实际恢复点 RPO），执行业务冒烟查询，并计量恢复时间（RTO：恢复加校验的实际用时），'
+        '演练结束后删除临时数据库。被跳过、中断、超时或失败的演练均记为未成功。',
+        'A restore drill restores a backup into a scratch database (never over a production database), '
+        'checks the integrity of its indexes and tables, that every table holds the rows counted '
+        "at backup time and the newest record (the RPO achieved), runs the application's smoke queries "
+        'and measures the recovery time (RTO: restore and checks, wall time); the scratch database '
+        'is then dropped. A drill that was skipped, interrupted, timed out or failed is never counted '
+        'as a success.'),
+    'col_drill_time': ('演练时间 ({tz})', 'Drill time ({tz})'),
+    'col_drill_backup': ('恢复的备份', 'Backup restored'),
+    'col_drill_rto': ('实测 RTO（秒）', 'RTO measured (s)'),
+    'col_drill_rto_target': ('RTO 目标（秒）', 'RTO target (s)'),
+    'col_drill_rpo': ('实际 RPO（小时）', 'RPO achieved (h)'),
+    'col_drill_integrity': ('完整性校验', 'Integrity'),
+    'col_drill_counts': ('行数核对', 'Row counts'),
+    'col_drill_smoke': ('冒烟查询', 'Smoke queries'),
+    'col_drill_outcome': ('演练结果', 'Outcome'),
+    'drill_integrity_cell': ('{checked} 项，{failed} 项失败', '{checked} checked, {failed} failed'),
+    'drill_counts_cell': ('{ok}/{total} 一致', '{ok}/{total} match'),
+    'drill_outcome_ok': ('成功', 'Succeeded'),
+    'drill_outcome_failed': ('失败', 'Failed'),
+    'drill_outcome_not_done': ('未完成', 'Not done'),
+    'drill_outcome_timed_out': ('超时未完成', 'Timed out'),
+    'drill_outcome_refused': ('已拒绝（目标为生产库）', 'Refused (production target)'),
+    # restore drill items drill:<set>:<check>
+    'item_drill_target': ('演练目标库 {arg}', 'Drill target {arg}'),
+    'item_drill_leftovers': ('遗留临时库 {arg}', 'Leftover scratch databases {arg}'),
+    'item_drill_disk': ('恢复空间 {arg}', 'Disk for the restore {arg}'),
+    'item_drill_restore': ('恢复 {arg}', 'Restore {arg}'),
+    'item_drill_integrity': ('完整性校验 {arg}', 'Integrity {arg}'),
+    'item_drill_counts': ('行数核对 {arg}', 'Row counts {arg}'),
+    'item_drill_rpo': ('实际恢复点 {arg}', 'RPO achieved {arg}'),
+    'item_drill_smoke': ('冒烟查询 {arg}', 'Smoke queries {arg}'),
+    'item_drill_rto': ('恢复时间 {arg}', 'Recovery time {arg}'),
+    'item_drill_cleanup': ('清理临时库 {arg}', 'Scratch cleanup {arg}'),
+    'item_drill_outcome': ('演练过程 {arg}', 'Drill run {arg}'),
+    'reason_drill_target_production_target': (
+        '演练目标 {value} 是生产库，已拒绝',
+        'The target {value} is a production database: refused'),
+    'reason_drill_target_not_scratch': (
+        '演练目标 {value} 不是临时库名称，已拒绝',
+        'The target {value} is not a scratch database name: refused'),
+    'reason_drill_target_bad_target': (
+        '演练目标名称不合法，已拒绝',
+        'The target name is not valid: refused'),
+    'reason_drill_target_prefix_clash': (
+        '生产库名称以临时库前缀开头，已拒绝',
+        'A production database starts with the scratch prefix: refused'),
+    'reason_drill_disk_no_space': (
+        '备份集 {arg} 恢复所需磁盘空间不足，演练未进行',
+        'Backup set {arg}: not enough free disk for the restore; not done'),
+    'reason_drill_restore_no_backup': (
+        '备份集 {arg} 没有可恢复的备份',
+        'Backup set {arg}: no backup to restore'),
+    'reason_drill_restore_unsupported_format': (
+        '备份集 {arg} 为物理备份，本演练不支持',
+        'Backup set {arg} is a physical backup, not drilled here'),
+    'reason_drill_integrity_integrity_failed': (
+        '备份集 {arg} 恢复后完整性校验失败 {value} 项',
+        'Backup set {arg}: {value} objects failed the integrity check after the restore'),
+    'reason_drill_counts_count_mismatch': (
+        '备份集 {arg} 恢复后部分表行数与备份时不一致',
+        'Backup set {arg}: restored row counts differ from those at backup time'),
+    'reason_drill_counts_no_counts': (
+        '备份集 {arg} 没有备份时的行数记录，无法核对',
+        'Backup set {arg}: no row counts recorded at backup time'),
+    'reason_drill_rpo_rpo_missed': (
+        '备份集 {arg} 实际恢复点 {value} 小时，超过 RPO {limit} 小时',
+        'Backup set {arg}: RPO achieved {value} h, beyond the target of {limit} h'),
+    'reason_drill_smoke_smoke_failed': (
+        '备份集 {arg} 恢复后的业务冒烟查询未全部通过',
+        'Backup set {arg}: not every smoke query answered on the restored copy'),
+    'reason_drill_rto_rto_missed': (
+        '备份集 {arg} 恢复用时 {value} 秒，超过 RTO 目标 {limit} 秒',
+        'Backup set {arg}: recovery took {value} s, beyond the RTO target of {limit} s'),
+    'reason_drill_cleanup_cleanup_failed': (
+        '备份集 {arg} 的临时库未能删除（下次演练时删除）',
+        'Backup set {arg}: the scratch database could not be dropped (the next drill removes it)'),
+    'reason_drill_outcome_timed_out': (
+        '备份集 {arg} 的演练超出时间预算，已中止',
+        'Backup set {arg}: the drill used its time budget and was stopped'),
+    'reason_drill_outcome_interrupted': (
+        '备份集 {arg} 的演练被中断，未完成',
+        'Backup set {arg}: the drill was interrupted and did not finish'),
+    'reason_drill_outcome_restore_failed': (
+        '备份集 {arg} 恢复失败',
+        'Backup set {arg}: the restore failed'),
+    'reason_drill_outcome_query_failed': (
+        '备份集 {arg} 演练中的数据库操作失败',
+        'Backup set {arg}: a database step of the drill failed'),
+    'reason_drill_outcome_tool_missing': (
+        '备份集 {arg} 无法演练：主机上缺少数据库工具',
+        'Backup set {arg} cannot be drilled: a database tool is missing'),
+    'value_match': ('一致', 'matches'),
+    'value_mismatch': ('不一致', 'does not match'),
+    'value_missing': ('缺失', 'missing'),
+    'value_valid': ('完整', 'valid'),
+    'value_damaged': ('不完整或损坏', 'incomplete or damaged'),
+    'value_not_verified': ('未校验', 'not verified'),
+    'unit_h': ('小时', 'h'),
+    'unit_MiB': ('MiB', 'MiB'),
+    'unit_backups': ('份', 'backups'),
     # patching (issue #11, R12: roles/patch, pending_updates): items, reasons, values
     'item_package': ('软件包 {arg}', 'Package {arg}'),
     'item_patch:reboot': ('补丁后重启', 'Reboot after patching'),
@@ -692,6 +883,10 @@ class Translator(object):
         if ('item_' + item) in CATALOGUE:
             return item, ''
         prefix, arg = item.partition(':')[::2]
+        if prefix in COMPOUND_ITEMS and ':' in arg:
+            # backup:<set>:<check> -> ('backup_<check>', '<set>'): the check picks the sentence
+            arg, check = arg.rsplit(':', 1)
+            return '%s_%s' % (prefix, check), arg
         return prefix, arg
 
     def item_label(self, item):
@@ -750,6 +945,7 @@ class Translator(object):
         fields = {'arg': arg, 'item': self.item_label(ident), 'result': self.result(status),
                   'path': item.get('path') or _path_in(item) or arg,
                   'target': item.get('target') or '', 'value': self.value_text(value)}
+        fields.update(_figures(item, FIGURE_FIELDS.get(key.partition('_')[0], ())))
         if reason:
             for candidate in ('reason_%s_%s' % (key, reason), 'reason_%s' % reason):
                 if candidate in CATALOGUE:
@@ -840,6 +1036,26 @@ def implied_reason(key, status, value):
     if key in ('disk', 'inode') and value is None:
         return 'unreadable'
     return None
+
+
+def _figures(item, names):
+    """Figures an item carries beside its value (backup_check: ``drop_percent``...), as
+    the sentences of its reasons print them; a threshold's levels as ``limit``."""
+    out = {}
+    for name in names:
+        if name == 'limit':
+            threshold = item.get('threshold')
+            level = threshold.get('critical', threshold.get('warning')) if isinstance(threshold, dict) \
+                else threshold
+            out['limit'] = format_number(level)
+        elif name.endswith('_mib'):
+            raw = item.get(name[:-4] + '_bytes')
+            numeric = isinstance(raw, (int, float))
+            out[name] = ('%.2f' % (raw / 1048576.0)).rstrip('0').rstrip('.') if numeric else ''
+        else:
+            raw = item.get(name)
+            out[name] = format_number(raw) if isinstance(raw, (int, float)) else ('' if raw is None else raw)
+    return out
 
 
 def _path_in(item):

@@ -6,8 +6,9 @@ the upgrade / rollback records in the scenario's record store.
 Converge upgraded 1.0 -> 1.1. The tests run in this order (each leaves the lab healthy):
 the converge record; a second run and check mode change nothing; 1.1 -> 1.2 fails its health
 check and rolls back by itself while a concurrent upgrade is refused by the lock, then again
-with the database restored from the backup; the guard refuses during treatments; rollback.yml to 1.0; an upgrade killed with SIGKILL half-way is
-restored by the next run, which then upgrades."""
+with the database restored from the backup; the guard refuses during treatments; rollback.yml
+to 1.0; an upgrade killed with SIGKILL half-way is restored by the next run, which then
+upgrades."""
 
 import json
 import os
