@@ -20,14 +20,14 @@ inspect: setup
 
 lint: setup
 	ruff check plugins tests molecule bench lab
-	ansible-lint --profile production playbooks roles lab/provision.yml lab/ansible molecule/lab molecule/restart molecule/patch molecule/dbcare molecule/backup
+	ansible-lint --profile production playbooks roles lab/provision.yml lab/ansible molecule/lab molecule/restart molecule/patch molecule/dbcare molecule/backup molecule/upgrade
 	scripts/sanity.sh
 
 unit: setup
 	pytest tests/unit tests/integration lab/software/tests
 
 molecule: setup-testhosts
-	molecule test -s inspection && molecule test -s lab && molecule test -s restart && molecule test -s patch && molecule test -s dbcare && molecule test -s backup
+	molecule test -s inspection && molecule test -s lab && molecule test -s restart && molecule test -s patch && molecule test -s dbcare && molecule test -s backup && molecule test -s upgrade
 
 test: lint unit molecule
 

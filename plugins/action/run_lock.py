@@ -24,6 +24,7 @@ display = Display()
 
 ARGUMENT_SPEC = dict(
     duty=dict(type='str', required=True, choices=list(KINDS)),
+    scope=dict(type='str'),
     wait=dict(type='int', default=60),
     stale_after=dict(type='int', default=6 * 3600),
     unrecorded=dict(type='str', default='fail', choices=['fail', 'warn']),
@@ -49,11 +50,14 @@ class ActionModule(ActionBase):
                 return dict(result, failed=True, msg=msg)
             display.warning(msg + '; this run is not recorded, so it takes no lock')
             return dict(result, changed=False, skipped=True, msg='not recorded: no lock taken')
-        lock = RunLock(run['records_dir'], args['duty'])
+        try:
+            lock = RunLock(run['records_dir'], args['duty'], args['scope'])
+        except LockError as exc:
+            return dict(result, failed=True, msg=str(exc))
 
         def waiting(holder):
             display.display('Waiting up to %d s for the %s lock, held by %s'
-                            % (args['wait'], args['duty'], describe_holder(holder or {})))
+                            % (args['wait'], lock.label(), describe_holder(holder or {})))
 
         try:
             holder, taken_over = lock.acquire(run, wait=args['wait'], stale_after=args['stale_after'],
@@ -61,11 +65,13 @@ class ActionModule(ActionBase):
         except (LockError, OSError) as exc:
             return dict(result, failed=True, msg=str(exc))
         lock_line = {'duty': args['duty'], 'holder': holder, 'path': lock.path}
+        if args['scope'] is not None:
+            lock_line['scope'] = args['scope']
         if taken_over:
             lock_line['taken_over'] = taken_over
             display.warning('Took over the %s lock left by %s: %s'
-                            % (args['duty'], describe_holder(taken_over), taken_over['stale_reason']))
+                            % (lock.label(), describe_holder(taken_over), taken_over['stale_reason']))
         # The lock is released by the records callback when the run ends: holding it
         # changes nothing a second run would see, so the task never reports changed.
         return dict(result, changed=False, dialysis_lock=lock_line,
-                    msg='%s lock held by run %s' % (args['duty'], holder['run_id']))
+                    msg='%s lock held by run %s' % (lock.label(), holder['run_id']))

@@ -35,6 +35,14 @@ options:
     required: true
     choices: [inspection, db_health, db_maintenance, performance, backup_check, restore_drill, dr_drill,
               restart, patch, upgrade, rollback, security_audit, fault, guard_override]
+  scope:
+    description:
+      - Lock one part of the hospital only - a system such as C(hemodialysis) - so that two
+        upgrades of the same system never run at once while another system may be upgraded.
+      - The lock file is then C(locks/<duty>-<scope>.lock); a lower-case name (letters, digits, C(_)).
+      - Without it the duty is locked for the whole hospital (C(locks/<duty>.lock)).
+    type: str
+    version_added: "1.3.0"
   wait:
     description: Seconds to wait for a lock held by another run before failing.
     type: int
@@ -63,6 +71,13 @@ EXAMPLES = r'''
   dialysis.ops.run_lock:
     duty: inspection
     wait: 120
+  run_once: true
+
+- name: Take the upgrade lock of the hemodialysis system only
+  dialysis.ops.run_lock:
+    duty: upgrade
+    scope: hemodialysis
+    wait: 0
   run_once: true
 '''
 

@@ -34,6 +34,10 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec imp
     Trends,
     register,
 )
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_upgrade import (
+    upgrade_model,
+    upgrade_sections,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import format_number
 
 __metaclass__ = type
@@ -208,6 +212,13 @@ INSPECTION_REPORT = register(DocumentType(
            'backup_check'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
+
+# 系统升级记录 (contract clause R11; helper U): the version history and every upgrade and
+# rollback of the period with the contract's fields (plugins/plugin_utils/dialysis_doc_upgrade.py).
+UPGRADE_RECORD = register(DocumentType(
+    name='upgrade_record', title='upgrade_record_title', file_stem='upgrade-record',
+    kinds=('upgrade', 'rollback'), model=upgrade_model, sections=upgrade_sections,
+    formats=('pdf', 'docx', 'html', 'xlsx')))
 
 # -- backups (issue #10): 备份检查记录 and 恢复演练记录 -------------------------------------
 BACKUP_CHECK_COLUMNS = [

@@ -10,7 +10,9 @@ to the environment of the ``ansible-playbook`` process, so that action plugins
 (which run in forked workers) act for the same run without any extra task.
 
 Run lock
-    One file per duty, ``<records_dir>/locks/<duty>.lock``, holding who took it
+    One file per duty, ``<records_dir>/locks/<duty>.lock`` - or per duty and scope,
+    ``locks/<duty>-<scope>.lock``, when a duty locks one system of the hospital
+    (``upgrade`` of ``hemodialysis``) - holding who took it
     (run id, operator, launcher, playbook, controller, process id and start time).
     Taking, checking and taking over happen under an ``flock`` on
     ``locks/.guard``, so two runs never both believe they hold it. A lock whose
@@ -35,6 +37,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 
@@ -52,6 +55,9 @@ STATE_DIR = 'state'
 POSITIONS_FILE = 'positions.json'
 POSITIONS_VERSION = 1
 LOCKS_DIR = 'locks'
+# A lock's scope (a system such as hemodialysis) becomes part of a file name.
+SCOPE_PATTERN = '^[a-z0-9][a-z0-9_]*$'
+SCOPE = re.compile(SCOPE_PATTERN)
 
 
 class LockError(Exception):
@@ -167,12 +173,19 @@ def describe_holder(holder):
 
 
 class RunLock(object):
-    """The lock of one duty (inspection, db_maintenance, upgrade...) of one hospital."""
+    """The lock of one duty (inspection, db_maintenance, upgrade...) of one hospital,
+    or with ``scope`` of one part of it (the upgrade of one system): runs of the same
+    duty on different scopes do not exclude each other, runs on the same scope do."""
 
-    def __init__(self, records_dir, duty):
+    def __init__(self, records_dir, duty, scope=None):
+        if scope is not None and not SCOPE.match(str(scope)):
+            raise LockError('scope: expected a lower-case name such as hemodialysis (letters, digits, _), '
+                            'got %r' % (scope,))
         self.directory = os.path.join(records_dir, LOCKS_DIR)
         self.duty = duty
-        self.path = os.path.join(self.directory, '%s.lock' % duty)
+        self.scope = scope
+        self.name = duty if scope is None else '%s-%s' % (duty, scope)
+        self.path = os.path.join(self.directory, '%s.lock' % self.name)
 
     def holder(self):
         return _read_json(self.path)
@@ -204,18 +217,26 @@ class RunLock(object):
             if time.monotonic() >= deadline:
                 raise LockError('the %s lock of this hospital is held by %s%s; wait for it to end, or '
                                 'if that run is gone and its lock was left behind, remove %s'
-                                % (self.duty, describe_holder(current),
+                                % (self.label(), describe_holder(current),
                                    ' (waited %d s)' % wait if wait else '', self.path))
             if on_wait is not None and not waited:
                 on_wait(current)
             waited = True
             time.sleep(min(poll, max(0.05, deadline - time.monotonic())))
 
+    def label(self):
+        """'upgrade' or 'upgrade (hemodialysis)' in messages."""
+        return self.duty if self.scope is None else '%s (%s)' % (self.duty, self.scope)
+
     def _holder_for(self, run):
         now = _now()
-        return dict(process_identity(run['pid']), duty=self.duty, run_id=run['run_id'],
-                    operator=run.get('operator'), launcher=run.get('launcher'), playbook=run.get('playbook'),
-                    acquired=_iso(now), acquired_epoch=round(now.timestamp(), 3))
+        holder = dict(process_identity(run['pid']), duty=self.duty, run_id=run['run_id'],
+                      operator=run.get('operator'), launcher=run.get('launcher'),
+                      playbook=run.get('playbook'), acquired=_iso(now),
+                      acquired_epoch=round(now.timestamp(), 3))
+        if self.scope is not None:
+            holder['scope'] = self.scope
+        return holder
 
     def release(self, run_id):
         """Remove the lock if ``run_id`` holds it; True when removed."""
@@ -245,8 +266,8 @@ def release_all(records_dir, run_id):
     return released
 
 
-def holds(records_dir, duty, run_id):
-    holder = RunLock(records_dir, duty).holder()
+def holds(records_dir, duty, run_id, scope=None):
+    holder = RunLock(records_dir, duty, scope).holder()
     return bool(holder) and holder.get('run_id') == run_id
 
 

@@ -47,6 +47,29 @@ def test_each_duty_has_its_own_lock(tmp_path):
     assert not runs.holds(str(tmp_path), 'inspection', 'run-b')
 
 
+def test_a_scoped_lock_excludes_the_same_scope_only(tmp_path):
+    lock = runs.RunLock(str(tmp_path), 'upgrade', scope='hemodialysis')
+    assert lock.path == os.path.join(str(tmp_path), 'locks', 'upgrade-hemodialysis.lock')
+    holder, dummy_taken = lock.acquire(a_run('run-a'))
+    assert holder['duty'] == 'upgrade' and holder['scope'] == 'hemodialysis'
+    with pytest.raises(runs.LockError) as err:
+        runs.RunLock(str(tmp_path), 'upgrade', scope='hemodialysis').acquire(a_run('run-b'))
+    assert 'the upgrade (hemodialysis) lock of this hospital is held by run run-a' in str(err.value)
+    # another system, or the duty without a scope, is another lock
+    assert runs.RunLock(str(tmp_path), 'upgrade', scope='ckd').acquire(a_run('run-b'))[0]['run_id'] == 'run-b'
+    assert runs.RunLock(str(tmp_path), 'upgrade').acquire(a_run('run-c'))[0]['run_id'] == 'run-c'
+    assert runs.holds(str(tmp_path), 'upgrade', 'run-a', scope='hemodialysis')
+    assert runs.release_all(str(tmp_path), 'run-a') == ['upgrade-hemodialysis']
+    assert lock.holder() is None
+
+
+@pytest.mark.parametrize('scope', ['', 'Hemo', '../x', 'a-b', 'hemo dialysis'])
+def test_a_scope_that_is_no_plain_name_is_refused(tmp_path, scope):
+    with pytest.raises(runs.LockError) as err:
+        runs.RunLock(str(tmp_path), 'upgrade', scope=scope)
+    assert str(err.value).startswith('scope: expected a lower-case name such as hemodialysis')
+
+
 def test_a_waiting_run_gets_the_lock_when_the_holder_ends(tmp_path):
     lock = runs.RunLock(str(tmp_path), 'inspection')
     lock.acquire(a_run('run-a'))
