@@ -340,17 +340,22 @@ def test_an_upgrade_killed_half_way_is_restored_by_the_next_run():
     path = '/proc/%s/root%s' % (pid, MANIFEST)
     state = None
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and killed.poll() is None:
-        try:
-            with open(path, encoding='utf-8') as handle:
-                state = (json.load(handle).get('operation') or {}).get('state')
-        except (OSError, ValueError):
-            state = None
-        if state in ('migrating', 'switching'):
+    try:
+        while time.monotonic() < deadline and killed.poll() is None:
+            try:
+                with open(path, encoding='utf-8') as handle:
+                    state = (json.load(handle).get('operation') or {}).get('state')
+            except (OSError, ValueError):
+                state = None
+            if state in ('migrating', 'switching'):
+                break
+            time.sleep(0.02)
+    finally:
+        # Killed half-way, or (when it was never caught there) killed anyway: no run of this
+        # test outlives it, holding the lab's upgrade lock.
+        if killed.poll() is None:
             os.killpg(killed.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    killed.wait(timeout=30)
+        killed.wait(timeout=30)
     assert state in ('migrating', 'switching'), 'the upgrade was not caught half-way (%s)' % state
     assert records_of(run_files() - files) == []  # killed: no record
     assert manifest('hd-app-01')['operation']['state'] in ('migrating', 'switching')
