@@ -56,8 +56,8 @@ def _health_text(t, metrics):
                 'upgrade_host_health',
                 host=host,
                 state=state,
-                version=values.get('version', '?'),
-                schema=values.get('database_schema', '?'),
+                version=values.get('version') or t('value_unknown'),
+                schema=values.get('database_schema') or t('value_unknown'),
             )
         )
     collector = metrics.get('collector') or {}
@@ -89,8 +89,8 @@ def _database_text(t, metrics):
     migration = metrics.get('migration') or {}
     text = t(
         'upgrade_schema',
-        before=migration.get('schema_before') or '?',
-        after=migration.get('schema_after') or '?',
+        before=migration.get('schema_before') or t('value_unknown'),
+        after=migration.get('schema_after') or t('value_unknown'),
     )
     parts = [text]
     if migration.get('applied'):
