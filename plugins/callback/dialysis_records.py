@@ -419,23 +419,18 @@ class CallbackModule(CallbackBase):
         else:
             if isinstance(res.get('record'), dict):
                 record = self._checked(redact_data(res['record']), refused)
-                # A module may return records of other kinds beside its own (the inspection's
-                # db_health record): they go in the same line, which the store reads.
-                extra = [self._checked(redact_data(r), refused) for r in res.get('records') or []
-                         if isinstance(r, dict)] if isinstance(res.get('records'), list) else []
-                extra = [r for r in extra if r is not None]
-                if extra:
-                    line['records'] = extra
-            elif isinstance(res.get('results'), list) or isinstance(res.get('records'), list):
-                # A loop's results, each with its record; or a module that returns one record
-                # per object it checked in one call (backup_check: one per backup set).
-                found = [r['record'] for r in res.get('results') or []
+            # Records beside the task's own or instead of it: a loop's results, each with its
+            # record; a module's records list (the inspection's db_health record beside its
+            # own, backup_check's one per backup set). They go in the same line.
+            found = []
+            if isinstance(res.get('results'), list) and not isinstance(res.get('record'), dict):
+                found = [r['record'] for r in res['results']
                          if isinstance(r, dict) and isinstance(r.get('record'), dict)]
-                found += [r for r in res.get('records') or [] if isinstance(r, dict)]
-                records = [self._checked(redact_data(r), refused) for r in found]
-                records = [r for r in records if r is not None]
-                if records:
-                    line['records'] = records
+            if isinstance(res.get('records'), list):
+                found += [r for r in res['records'] if isinstance(r, dict)]
+            records = [r for r in (self._checked(redact_data(r), refused) for r in found) if r is not None]
+            if records:
+                line['records'] = records
             if status in ('failed', 'unreachable'):
                 line['msg'] = self._message(res)
             if isinstance(res.get('dialysis_lock'), dict):
