@@ -41,10 +41,20 @@ lab: setup-testhosts
 lab-down: setup
 	python3 lab/labctl.py down
 
-# Benchmark (not part of `make test`): BENCH_HOSTS (50), BENCH_ROUNDS (3); see bench/README.md.
+# Benchmark (not part of `make test`; bench/README.md): the inspection (bench/bench.py;
+# BENCH_ARGS, e.g. --hosts 50 --rounds 3), then the duties on a lab of their own: database
+# care under load, restore drills, upgrades and rollbacks (bench/duty_<suite>.py).
+# BENCH_SUITES picks, e.g. `make bench BENCH_SUITES=dbcare`.
+BENCH_SUITES ?= inspection dbcare restore upgrade
 .PHONY: bench
 bench: setup-testhosts
-	python3 bench/bench.py $(BENCH_ARGS)
+	@for suite in $(BENCH_SUITES); do \
+	  case $$suite in \
+	    inspection) python3 bench/bench.py $(BENCH_ARGS) || exit 1 ;; \
+	    dbcare|restore|upgrade) python3 bench/duty_$$suite.py || exit 1 ;; \
+	    *) echo "BENCH_SUITES: unknown suite '$$suite' (expected inspection, dbcare, restore, upgrade)" >&2; exit 2 ;; \
+	  esac; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
