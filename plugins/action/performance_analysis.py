@@ -13,6 +13,12 @@ import os
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import HOSPITAL_ID, RecordError
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_annotations import (
+    AnnotationError,
+    check_known,
+    merge_decisions,
+    restart_entries,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_period import (
     ReportError,
     get_timezone,
@@ -31,6 +37,7 @@ ARGUMENT_SPEC = dict(
     quarter=dict(type='str', default=''),
     timezone=dict(type='str', default='Asia/Shanghai'),
     hospital_id=dict(type='str', required=True),
+    annotations_dir=dict(type='path', default=''),
 )
 
 
@@ -52,13 +59,27 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, dialysis_run_error=True, msg=str(exc))
         records_dir = os.path.abspath(os.path.expanduser(
             args['records_dir'].replace('{hospital}', args['hospital_id'])))
-        ctx = {'tz': get_timezone(args['timezone']), 'start': start, 'end': end}
+        ctx = {'tz': get_timezone(args['timezone']), 'start': start, 'end': end, 'label': label}
         model = performance_model(RecordStore(records_dir), ctx)
+        if args['annotations_dir']:
+            # The engineers' restart decisions (<quarter>-restart.yml, written by the report run)
+            # are part of what is recorded; a malformed file stops here, naming file, line and key.
+            annotations_dir = os.path.abspath(os.path.expanduser(
+                args['annotations_dir'].replace('{hospital}', args['hospital_id'])))
+            try:
+                decisions = restart_entries(annotations_dir, label)
+                check_known(decisions, [d['id'] for d in model['decisions']])
+            except AnnotationError as exc:
+                return dict(result, failed=True, dialysis_run_error=True, msg=str(exc))
+            merge_decisions(model['decisions'], decisions.entries)
         try:
             record = performance_record(model)
         except RecordError as exc:
             return dict(result, failed=True, dialysis_run_error=True,
                         msg='performance_analysis built an invalid record (bug): %s' % exc)
         needed = ['%s %s' % (d['host'], d['service']) for d in model['decisions'] if d['needed']]
+        changed_by_engineer = ['%s %s' % (d['host'], d['service']) for d in model['decisions']
+                               if d.get('decided_by') == 'engineer']
         return dict(result, changed=False, failed=False, record=record, quarter=label,
-                    findings=len(model['findings']), restarts_needed=needed)
+                    findings=len(model['findings']), restarts_needed=needed,
+                    decided_by_engineer=changed_by_engineer)

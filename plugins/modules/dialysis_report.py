@@ -18,6 +18,10 @@ description:
     sheet 巡检记录单 and the monthly/quarterly inspection report) as XLSX, HTML, PDF and/or DOCX.
   - Merges the engineers' feedback and resolution files (annotations) and appends the new
     anomalies to them; a malformed file stops the run before anything is written.
+  - For the quarterly performance analysis (C(performance_report)), does the same with the
+    restart decisions file C(<quarter>-restart.yml) (one entry per service, the engineer's
+    C(engineer_decision), C(engineer_reason), C(engineer), C(decided_at)); the document shows the
+    engineer's decision, who made it and the analysis's verdict beside it.
   - Documents whose inputs did not change are not rewritten (C(changed=false)); new documents
     are written to a staging folder and moved into place only when all are complete.
   - Runs on the controller only.
@@ -132,6 +136,10 @@ new_anomalies:
   description: Anomaly ids appended to the annotations file.
   returned: always
   type: list
+restart_decisions:
+  description: The engineers' restart decisions file of the quarter.
+  returned: when a document with restart decisions (C(performance_report)) was requested
+  type: str
 missing_hosts:
   description: Expected hosts never inspected or unreachable at their last inspection.
   returned: always

@@ -23,8 +23,16 @@ description:
     C(innodb_buffer_pool_size) under 25 %, a table read mostly by whole-table scans (a missing index,
     with the statement)."
   - "Restart decision per service: needed when the unit's memory (systemd C(MemoryCurrent), kept by
-    every inspection) grew by half or more over at least three inspections without falling, or when
-    the host has been up 180 days or more; else not needed, with the figures."
+    every inspection) grew by half or more over at least three inspections without falling; when the
+    host's newest patch record of the quarter left a reboot pending, or a check-mode patch run listed
+    pending updates (a kernel update named as such); or when the host has been up 180 days or more;
+    else not needed, with the figures."
+  - "An engineer may change a decision in the quarter's C(<annotations_dir>/<quarter>-restart.yml)
+    (C(engineer_decision) needed or not_needed, C(engineer_reason) and C(engineer) required,
+    C(decided_at) optional), which the report run writes with one entry per service; the record then
+    carries the engineer's decision beside the analysis's (C(analysis), C(decided_by)). A malformed
+    file, or an engineer's entry for a service not analysed this quarter, fails the task naming the
+    file, line and key."
   - The document (季度性能分析报告) is written by C(dialysis.ops.dialysis_report) with
     C(document=[performance_report]) and C(period=quarter).
   - Runs on the controller only.
@@ -48,6 +56,11 @@ options:
     description: The hospital's slug.
     type: str
     required: true
+  annotations_dir:
+    description: The engineers' files (the report role's C(report_annotations_dir)); a literal
+      C({hospital}) is replaced by O(hospital_id). Empty reads no engineer's decision.
+    type: path
+    default: ""
 attributes:
   check_mode:
     description: Reads only; the same in check mode.
@@ -64,6 +77,7 @@ EXAMPLES = r'''
     records_dir: reports/{hospital}/records
     quarter: 2026-Q4
     hospital_id: "{{ dialysis_hospital_id }}"
+    annotations_dir: reports/{hospital}/annotations
   run_once: true
   delegate_to: localhost
 '''
@@ -83,7 +97,12 @@ findings:
   returned: success
   type: int
 restarts_needed:
-  description: The services a restart is recommended for (host and unit).
+  description: The services a restart is recommended for (host and unit), after the engineers' decisions.
+  returned: success
+  type: list
+  elements: str
+decided_by_engineer:
+  description: The services whose decision an engineer wrote (host and unit).
   returned: success
   type: list
   elements: str

@@ -66,6 +66,17 @@ the sheet's 异常编号 (anomaly id) column
     October that is back and open in November stays open.  The quarterly
     file's own entries always win.  The caller still calls ``check_known``
     for the period file.
+``Schema``, ``ANOMALIES``, ``RESTART_DECISIONS``
+    What a kind of file holds (top key, generated and human fields, typing, fields that
+    go together, header, file name).  ``Annotations(path, schema)`` defaults to
+    ``ANOMALIES`` (``<period>.yml``, key ``anomalies``).  ``RESTART_DECISIONS`` is the
+    quarter's ``<quarter>-restart.yml`` (key ``restart_decisions``, ids
+    ``<quarter>:<host>:<unit>``): the performance analysis's verdict per service
+    (generated: host, service, analysis, analysis_reason) and the engineer's change
+    (engineer_decision needed/not_needed, which needs engineer_reason and engineer;
+    decided_at).  ``restart_entries(annotations_dir, label)`` loads it;
+    ``merge_decisions(decisions, entries)`` applies it (``needed`` becomes the final
+    decision; ``analysis_needed`` and ``decided_by`` say whose).
 ``ANNOTATION_FIELDS``, ``HUMAN_FIELDS``, ``TEXT_FIELDS``, ``DATE_FIELDS``, ``SEVERITIES``,
 ``ANNOTATION_HEADER``
     The keys an entry may hold, the ones engineers fill in, the typing rules
@@ -90,6 +101,7 @@ TEXT_FIELDS = ('feedback', 'resolution', 'engineer', 'description', 'host', 'ite
 DATE_FIELDS = ('resolved_at', 'first_seen')
 SEVERITIES = ('warning', 'critical', 'error')
 GENERATED_FIELDS = ('host', 'item', 'system', 'severity', 'first_seen', 'description')
+RESTART_CHOICES = ('needed', 'not_needed')
 
 
 class AnnotationError(ValueError):
@@ -126,6 +138,65 @@ ANNOTATION_HEADER = {
            'Generating the report again only appends new anomalies; nothing written here is changed.'),
 }
 
+RESTART_HEADER = {
+    'zh': ('服务重启决定（{label}），季度性能分析按数据给出「需要」或「不需要」重启及理由。\n'
+           '工程师可修改决定：每个服务一条，按编号区分，填写：\n'
+           '  engineer_decision: needed（需要重启）或 not_needed（不需要重启）\n'
+           '  engineer_reason:   理由（必填），如 "内存增长系已知缓存预热，观察下季度"\n'
+           '  engineer: 决定人（必填），decided_at: 决定时间（可选）\n'
+           '重新生成报告只会追加新的服务，不会改动已填写的内容。'),
+    'en': ('Service restart decisions ({label}): the quarterly performance analysis gives needed or\n'
+           'not needed with its reason from the data. Engineers may change a decision; one entry per\n'
+           'service, keyed by its id. Fill in:\n'
+           '  engineer_decision: needed or not_needed\n'
+           '  engineer_reason:   why (required), e.g. "memory growth is the known cache warm-up"\n'
+           '  engineer: who decided (required), decided_at: when (optional)\n'
+           'Generating the report again only appends new services; nothing written here is changed.'),
+}
+
+
+class Schema(object):
+    """What one kind of engineers' file holds: its top key, the fields of an entry (the
+    generated ones, written by a run, and the human ones, filled in by engineers), how
+    each is typed, which human fields go together, and the header of a new file."""
+
+    def __init__(self, name, top, generated, human, text, dates, choices, requires, header, id_column,
+                 what, blank_human=('', '')):
+        self.name = name                # file suffix: '' for <period>.yml, else <period>-<name>.yml
+        self.top = top                  # the file's one key
+        self.generated = generated      # fields a run writes for a new entry
+        self.human = human              # fields engineers fill in
+        self.fields = generated + tuple(f for f in human if f not in generated)
+        self.text = text                # fields that must be text
+        self.dates = dates              # fields that may be a date or text
+        self.choices = choices          # {field: allowed values}
+        self.requires = requires        # {field: fields that must not be blank when it is set}
+        self.header = header            # {language: header text with {label}}
+        self.id_column = id_column      # where the engineer copies an id from (in messages)
+        self.what = what                # what an entry is, in messages ('an anomaly')
+        self.blank_human = blank_human  # the human fields a new entry is written with, blank
+
+    def file_name(self, label):
+        return '%s%s.yml' % (label, '-' + self.name if self.name else '')
+
+    def entry_key(self, aid, field=None):
+        key = '%s[%r]' % (self.top, aid)
+        return key if field is None else '%s.%s' % (key, field)
+
+
+ANOMALIES = Schema('', 'anomalies', GENERATED_FIELDS, HUMAN_FIELDS, TEXT_FIELDS, DATE_FIELDS,
+                   {'severity': SEVERITIES}, {}, ANNOTATION_HEADER,
+                   "the sheet's 异常编号 (anomaly id) column", 'an anomaly',
+                   blank_human=('feedback', 'resolution'))
+RESTART_DECISIONS = Schema(
+    'restart', 'restart_decisions', ('host', 'service', 'analysis', 'analysis_reason'),
+    ('engineer_decision', 'engineer_reason', 'engineer', 'decided_at'),
+    ('host', 'service', 'analysis_reason', 'engineer_reason', 'engineer'), ('decided_at',),
+    {'analysis': RESTART_CHOICES, 'engineer_decision': RESTART_CHOICES},
+    {'engineer_decision': ('engineer_reason', 'engineer')}, RESTART_HEADER,
+    'the entries the report run wrote into this file (one per service analysed this quarter)',
+    'a service in the restart decisions', blank_human=('engineer_decision', 'engineer_reason', 'engineer'))
+
 
 def _yaml(indent=2):
     from ruamel.yaml import YAML
@@ -133,11 +204,6 @@ def _yaml(indent=2):
     yaml.width = 4096
     yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
     return yaml
-
-
-def _entry_key(aid, field=None):
-    key = 'anomalies[%r]' % (aid,)
-    return key if field is None else '%s.%s' % (key, field)
 
 
 def _type_name(value):
@@ -179,7 +245,7 @@ def _text(value):
 _KEY_LINE = re.compile(r'^(\s*)(?:"([^"]*)"|\'([^\']*)\'|([^\s#\'"][^#]*?))\s*:(?:\s|$)')
 
 
-def _key_path_at(lines, index):
+def _key_path_at(lines, index, schema):
     """The key path of the line ``index`` of a block-style file (best effort)."""
     path = []
     indent = None
@@ -195,14 +261,14 @@ def _key_path_at(lines, index):
         indent = width
         if width == 0:
             break
-    if not path or path[0] != 'anomalies':
+    if not path or path[0] != schema.top:
         return ''
     if len(path) == 1:
-        return 'anomalies'
-    return _entry_key(path[1], path[2] if len(path) > 2 else None)
+        return schema.top
+    return schema.entry_key(path[1], path[2] if len(path) > 2 else None)
 
 
-def _decode(path, data):
+def _decode(path, data, schema):
     try:
         return data.decode('utf-8')
     except UnicodeDecodeError as exc:
@@ -213,15 +279,16 @@ def _decode(path, data):
         except UnicodeDecodeError:
             looks = ' (byte 0x%02x is not UTF-8)' % data[exc.start]
         lines = data.decode('utf-8', 'replace').split('\n')
-        key = _key_path_at(lines, min(line, len(lines)) - 1)
+        key = _key_path_at(lines, min(line, len(lines)) - 1, schema)
         raise AnnotationError(path, line, key, 'the file is not UTF-8%s; save it as UTF-8' % looks) from None
 
 
 class Annotations(object):
     """The engineers' file for one period."""
 
-    def __init__(self, path):
+    def __init__(self, path, schema=None):
         self.path = path
+        self.schema = schema or ANOMALIES
         self.raw = None
         self.entries = {}
         self.lines = {}
@@ -239,7 +306,7 @@ class Annotations(object):
                 data = handle.read()
         except OSError as exc:
             raise self._fail(1, '', 'cannot read the file: %s' % (exc.strerror or exc)) from None
-        raw = _decode(self.path, data)
+        raw = _decode(self.path, data, self.schema)
         try:
             doc = _yaml().load(raw)
         except Exception as exc:  # ruamel raises several types; most carry a mark
@@ -253,60 +320,81 @@ class Annotations(object):
         return self
 
     def _validate(self, doc, source):
+        top, human = self.schema.top, self.schema.human
         if doc is None:
             doc = {}
         if not isinstance(doc, dict):
-            raise self._fail(1, '', 'expected a mapping with the key anomalies, got %s' % _type_name(doc))
-        unknown = [k for k in doc if k != 'anomalies']
+            raise self._fail(1, '', 'expected a mapping with the key %s, got %s' % (top, _type_name(doc)))
+        unknown = [k for k in doc if k != top]
         if unknown:
-            raise self._fail(_line(doc, unknown[0]), '', 'unknown key %r; the file holds only "anomalies"'
-                             % (unknown[0],))
-        anomalies = doc.get('anomalies')
+            raise self._fail(_line(doc, unknown[0]), '', 'unknown key %r; the file holds only "%s"'
+                             % (unknown[0], top))
+        anomalies = doc.get(top)
         if anomalies is None:
             anomalies = {}
         if not isinstance(anomalies, dict):
-            raise self._fail(_line(doc, 'anomalies'), 'anomalies',
-                             'expected a mapping of anomaly id to {feedback, resolution, ...}, got %s'
-                             % _type_name(anomalies))
+            raise self._fail(_line(doc, top), top,
+                             'expected a mapping of %s id to {%s, %s, ...}, got %s'
+                             % (self._noun(), human[0], human[1], _type_name(anomalies)))
         entries, lines = {}, {}
         for aid, entry in anomalies.items():
             line = _line(anomalies, aid)
             if not isinstance(aid, str):
-                raise self._fail(line, _entry_key(_text(aid)),
-                                 'the anomaly id must be text, got %s %s; write it in quotes'
-                                 % (_type_name(aid), _show(aid)))
+                raise self._fail(line, self.schema.entry_key(_text(aid)),
+                                 'the %s id must be text, got %s %s; write it in quotes'
+                                 % (self._noun(), _type_name(aid), _show(aid)))
             if self._indent is None and not _flow(anomalies):
                 self._indent = _column(anomalies, aid)
             if not isinstance(entry, dict):
-                raise self._fail(line, _entry_key(aid), 'expected a mapping with feedback and '
-                                 'resolution, got %s %s' % (_type_name(entry), _show(entry)))
+                raise self._fail(line, self.schema.entry_key(aid), 'expected a mapping with %s and '
+                                 '%s, got %s %s' % (human[0], human[1], _type_name(entry), _show(entry)))
             for key, value in entry.items():
                 self._check_field(_line(entry, key), aid, key, value)
-            entries[str(aid)] = dict((str(k), _value_text(source, entry, k, v)) for k, v in entry.items())
+            texts = dict((str(k), _value_text(source, entry, k, v)) for k, v in entry.items())
+            self._check_together(line, aid, entry, texts)
+            entries[str(aid)] = texts
             lines[str(aid)] = line
         self.entries, self.lines = entries, lines
 
+    def _noun(self):
+        return self.schema.what.split(' ', 2)[1]
+
+    def _check_together(self, line, aid, entry, texts):
+        """A human field that needs others (an engineer's decision needs the reason and the
+        engineer's name): the first blank one is an error at the field that needs it."""
+        for field, needed in sorted(self.schema.requires.items()):
+            if not texts.get(field, '').strip():
+                continue
+            for other in needed:
+                if not texts.get(other, '').strip():
+                    raise self._fail(_line(entry, field), self.schema.entry_key(aid, other),
+                                     'required when %s is set (%s: %s); write who decided and why'
+                                     % (field, field, texts[field].strip()))
+
     def _check_field(self, line, aid, key, value):
-        where = _entry_key(aid, key)
-        if key not in ANNOTATION_FIELDS:
-            raise self._fail(line, where, 'unknown key; expected one of %s' % ', '.join(ANNOTATION_FIELDS))
+        where = self.schema.entry_key(aid, key)
+        if key not in self.schema.fields:
+            raise self._fail(line, where, 'unknown key; expected one of %s' % ', '.join(self.schema.fields))
         if value is None:
             return
-        if key in TEXT_FIELDS:
+        if key in self.schema.text:
             if not isinstance(value, str):
                 hint = ''
                 if not isinstance(value, (dict, list, tuple)):
                     hint = "; write it in quotes: %s: '%s'" % (key, _show(value))
                 raise self._fail(line, where, 'expected text, got %s %s%s'
                                  % (_type_name(value), _show(value), hint))
-        elif key in DATE_FIELDS:
+        elif key in self.schema.dates:
             if not isinstance(value, (str, datetime.date)):
                 raise self._fail(line, where, 'expected a date or text, got %s %s'
                                  % (_type_name(value), _show(value)))
-        elif key == 'severity':
-            if not isinstance(value, str) or value.strip() not in SEVERITIES:
+        elif key in self.schema.choices:
+            allowed = self.schema.choices[key]
+            if isinstance(value, str) and not value.strip():
+                return
+            if not isinstance(value, str) or value.strip() not in allowed:
                 raise self._fail(line, where, 'expected one of %s, got %s %s'
-                                 % (', '.join(SEVERITIES), _type_name(value), _show(value)))
+                                 % (', '.join(allowed), _type_name(value), _show(value)))
 
     def new_entries(self, anomalies):
         return [a for aid, a in sorted(anomalies.items()) if aid not in self.entries]
@@ -320,18 +408,19 @@ class Annotations(object):
             return None
         from ruamel.yaml.comments import CommentedMap
         block = CommentedMap()
+        top = self.schema.top
         for anomaly in new:
             entry = CommentedMap()
-            for key in GENERATED_FIELDS:
+            for key in self.schema.generated:
                 entry[key] = anomaly[key]
-            entry['feedback'] = ''
-            entry['resolution'] = ''
+            for key in self.schema.blank_human:
+                entry[key] = ''
             block[anomaly['id']] = entry
         doc = CommentedMap()
-        doc['anomalies'] = block
+        doc[top] = block
         if self.raw is None or not self.raw.strip():
             header = ''.join('# %s\n' % line if line else '#\n'
-                             for line in ANNOTATION_HEADER[language].format(label=label).splitlines())
+                             for line in self.schema.header[language].format(label=label).splitlines())
             return header + _dump(doc, 2)
         expected = set(self.entries) | set(block)
         newline = '\r\n' if '\r\n' in self.raw else '\n'
@@ -341,7 +430,7 @@ class Annotations(object):
         # 2. a file without the key (comments only): append the whole mapping.
         for tail in (dumped.split('\n', 1)[1], dumped):
             candidate = text + tail.replace('\n', newline)
-            parsed = _parsed_entries(candidate)
+            parsed = _parsed_entries(candidate, top)
             if parsed is not None and set(parsed) == expected \
                     and all(parsed[aid] == self.entries[aid] for aid in self.entries):
                 return candidate
@@ -352,10 +441,10 @@ class Annotations(object):
         whole = full.load(self.raw)
         if whole is None:
             whole = CommentedMap()
-        if whole.get('anomalies') is None:
-            whole['anomalies'] = CommentedMap()
+        if whole.get(top) is None:
+            whole[top] = CommentedMap()
         for key, value in block.items():
-            whole['anomalies'][key] = value
+            whole[top][key] = value
         out = io.StringIO()
         full.dump(whole, out)
         return out.getvalue()
@@ -367,18 +456,18 @@ def _dump(doc, indent):
     return out.getvalue()
 
 
-def _parsed_entries(text):
+def _parsed_entries(text, top):
     """The entries of a candidate text as load() sees them, or None when it
     does not parse as an annotations file."""
     try:
         doc = _yaml().load(text)
     except Exception:  # any parse error: the candidate is not usable
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get('anomalies'), dict):
+    if not isinstance(doc, dict) or not isinstance(doc.get(top), dict):
         return None
     source = text.split('\n')
     parsed = {}
-    for aid, entry in doc['anomalies'].items():
+    for aid, entry in doc[top].items():
         if not isinstance(entry, dict):
             return None
         parsed[str(aid)] = dict((str(k), _value_text(source, entry, k, v)) for k, v in entry.items())
@@ -423,6 +512,32 @@ def _column(mapping, key):
     return column if column > 0 else None
 
 
+def restart_entries(annotations_dir, label):
+    """The validated restart-decisions file of a quarter (``<label>-restart.yml``): the
+    Annotations (for render_with/new_entries/check_known; a missing file is empty)."""
+    return Annotations(os.path.join(annotations_dir, RESTART_DECISIONS.file_name(label)),
+                       RESTART_DECISIONS).load()
+
+
+def merge_decisions(decisions, entries):
+    """Apply the engineers' decisions to the analysis's (dicts with id, needed): each gets
+    ``analysis_needed`` (the data's verdict), ``needed`` (the final one), and
+    ``engineer_decision``/``engineer_reason``/``engineer``/``decided_at`` (text, '' when the
+    engineer did not change it), and ``decided_by``: engineer or analysis."""
+    for decision in decisions:
+        note = entries.get(decision['id'], {})
+        decision.setdefault('analysis_needed', decision['needed'])
+        for key in RESTART_DECISIONS.human:
+            decision[key] = (note.get(key) or '').strip()
+        if decision['engineer_decision']:
+            decision['needed'] = decision['engineer_decision'] == 'needed'
+            decision['decided_by'] = 'engineer'
+        else:
+            decision['needed'] = decision['analysis_needed']
+            decision['decided_by'] = 'analysis'
+    return decisions
+
+
 def merge_annotations(anomalies, entries):
     """Copy feedback/resolution into the anomalies; resolved when a resolution exists."""
     for aid, anomaly in anomalies.items():
@@ -442,21 +557,24 @@ def check_known(annotations, anomaly_ids):
         if aid in known:
             continue
         entry = annotations.entries[aid]
-        if any(entry.get(key, '').strip() for key in HUMAN_FIELDS):
+        if any(entry.get(key, '').strip() for key in annotations.schema.human):
             unknown.append(aid)
         else:
             stale.append(aid)
     if unknown:
         aid = unknown[0]
+        schema = annotations.schema
         period = os.path.splitext(os.path.basename(annotations.path))[0]
+        if schema.name and period.endswith('-' + schema.name):
+            period = period[:-len(schema.name) - 1]
         close = difflib.get_close_matches(aid, sorted(known), n=1, cutoff=0.8)
         hint = "did you mean '%s'? " % close[0] if close else ''
         more = ''
         if len(unknown) > 1:
             more = ' (and %d more: %s)' % (len(unknown) - 1, ', '.join(unknown[1:4]))
-        raise AnnotationError(annotations.path, annotations.lines.get(aid, 1), _entry_key(aid),
-                              "not an anomaly of %s%s; %sdid the id change? copy it from the sheet's "
-                              "异常编号 (anomaly id) column" % (period, more, hint))
+        raise AnnotationError(annotations.path, annotations.lines.get(aid, 1), schema.entry_key(aid),
+                              "not %s of %s%s; %sdid the id change? copy it from %s"
+                              % (schema.what, period, more, hint, schema.id_column))
     return stale
 
 

@@ -337,14 +337,31 @@ PERF_FINDING_COLUMNS = [
 ]
 PERF_RESTART_COLUMNS = [
     Column('host', 'col_host', 12),
-    Column('service', 'perf_col_service', 22),
+    Column('service', 'perf_col_service', 20),
     Column('decision', 'perf_col_decision', 10, status=True),
-    Column('reason', 'col_reason', 54),
+    Column('reason', 'col_reason', 42),
+    Column('decided_by', 'perf_col_decided_by', 14),
 ]
 
 
 def _mib(value):
     return None if value is None else round(value / 1048576.0, 1)
+
+
+def _decision_row(decision, t):
+    """A restart decision: the final one; the engineer's reason beside the analysis's
+    verdict when an engineer changed it (the quarter's <quarter>-restart.yml)."""
+    def verdict(needed):
+        return t('perf_restart_needed' if needed else 'perf_restart_not_needed')
+
+    reason = t('perf_reason_' + decision['reason'], **decision)
+    decided_by = t('perf_decided_by_analysis')
+    if decision.get('decided_by') == 'engineer':
+        reason = t('perf_engineer_changed', reason=decision['engineer_reason'],
+                   analysis=verdict(decision['analysis_needed']), analysis_reason=reason)
+        decided_by = ' '.join(v for v in (decision['engineer'], decision.get('decided_at') or '') if v)
+    return {'host': decision['host'], 'service': decision['service'], 'decision': verdict(decision['needed']),
+            'reason': reason, 'decided_by': decided_by, '_class': 'r-warning' if decision['needed'] else ''}
 
 
 def performance_sections(model, ctx):
@@ -368,10 +385,7 @@ def performance_sections(model, ctx):
                  'finding': t('perf_finding_' + f['key'], **f['figures']),
                  'advice': t('perf_advice_' + f['key'], **f['figures']), '_class': 'r-warning'}
                 for f in model['findings']]
-    decisions = [{'host': d['host'], 'service': d['service'],
-                  'decision': t('perf_restart_needed' if d['needed'] else 'perf_restart_not_needed'),
-                  'reason': t('perf_reason_' + d['reason'], **d),
-                  '_class': 'r-warning' if d['needed'] else ''} for d in model['decisions']]
+    decisions = [_decision_row(d, t) for d in model['decisions']]
     summary = t('perf_summary', hosts=len(model['hosts']), databases=len(model['databases']),
                 findings=len(findings), restarts=sum(1 for d in model['decisions'] if d['needed']))
     return [

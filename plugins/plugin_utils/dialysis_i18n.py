@@ -577,6 +577,24 @@ CATALOGUE = {
     'perf_reason_uptime': (
         '主机已连续运行 {uptime_days} 天，建议结合下次补丁窗口计划重启',
         'Host up {uptime_days} days: plan a restart with the next patch window'),
+    # restart decisions from patch records, and the engineer's changes (<quarter>-restart.yml)
+    'perf_reason_pending_reboot': (
+        '{patched} 的补丁更新了内核或核心库，主机尚未重启，需在非治疗时段重启',
+        'The patch of {patched} updated the kernel or core libraries and the host has not been'
+        ' rebooted: restart outside treatment hours'),
+    'perf_reason_pending_kernel': (
+        '{listed} 检查到 {packages} 个待安装更新（含内核），安装后需重启主机，建议结合补丁窗口进行',
+        '{listed}: {packages} pending updates including a kernel; applying them needs a reboot: plan it'
+        ' with the patch window'),
+    'perf_reason_pending_updates': (
+        '{listed} 检查到 {packages} 个待安装更新，安装后需重启使用它们的服务，建议结合补丁窗口进行',
+        '{listed}: {packages} pending updates; applying them restarts the services that use them: plan'
+        ' it with the patch window'),
+    'perf_col_decided_by': ('决定人', 'Decided by'),
+    'perf_decided_by_analysis': ('数据分析', 'the analysis'),
+    'perf_engineer_changed': (
+        '工程师决定：{reason}（数据分析结论：{analysis}；{analysis_reason}）',
+        "Engineer's decision: {reason} (the analysis said: {analysis}; {analysis_reason})"),
     'perf_reason_no_memory_data': (
         '本季度巡检中没有服务 {process} 的内存数据，主机已运行 {uptime_days} 天',
         'No memory figures of service {process} this quarter; host up {uptime_days} days'),

@@ -26,6 +26,8 @@ __metaclass__ = type
 FORECAST_DAYS = 90            # a disk full within this many days is a finding
 MEMORY_GROWTH = 1.5           # a service whose memory grew by this factor over the quarter needs a restart
 UPTIME_DAYS = 180             # hosts up longer get a planned restart recommended with the next patch window
+# Package names of a kernel (Debian/Ubuntu and RHEL families): an update of one needs a reboot.
+KERNEL_PACKAGES = ('linux-image', 'linux-modules', 'kernel')
 CACHE_HIT = {'postgresql': 99.0, 'mariadb': 95.0}
 GiB = 1024.0 ** 3
 
@@ -117,6 +119,14 @@ def performance_model(store, ctx):
             memory_now = _memory_current(props)
             if memory_now is not None:
                 entry['rss'].setdefault(unit, []).append((when, memory_now))
+    for record in store.records(start, end, kind='patch'):
+        # The newest patch record of each inspected host: a reboot it left pending, or
+        # updates a check-mode run listed, ask for a restart.
+        host = (record.get('context') or {}).get('host')
+        if host in hosts:
+            when = _when(record, tz)
+            if hosts[host].get('patch') is None or when >= hosts[host]['patch'][0]:
+                hosts[host]['patch'] = (when, record)
     for record in store.records(start, end, kind='db_health'):
         host = (record.get('context') or {}).get('host')
         when = _when(record, tz)
@@ -135,7 +145,24 @@ def performance_model(store, ctx):
         for name, figures in ((record.get('metrics') or {}).get('databases') or {}).items():
             if (host, name) not in previous or when >= previous[(host, name)][0]:
                 previous[(host, name)] = (when, figures)
-    return analyse(hosts, databases, previous)
+    model = analyse(hosts, databases, previous)
+    for decision in model['decisions']:
+        decision['id'] = decision_id(ctx.get('label') or '', decision)
+    return model
+
+
+def decision_id(label, decision):
+    """The id of a restart decision in the engineers' file: ``<quarter>:<host>:<service>``."""
+    return '%s:%s:%s' % (label, decision['host'], decision['service'])
+
+
+def decision_entries(decisions, t):
+    """{id: the generated fields of its entry in the engineers' restart file}: the
+    analysis's verdict and its reason in the run's language."""
+    return dict((d['id'], {'id': d['id'], 'host': d['host'], 'service': d['service'],
+                           'analysis': 'needed' if d.get('analysis_needed', d['needed']) else 'not_needed',
+                           'analysis_reason': t('perf_reason_' + d['reason'], **d)})
+                for d in decisions)
 
 
 def analyse(hosts, databases, previous):
@@ -241,9 +268,32 @@ def database_findings(row, figures, memory_total):
     return found
 
 
+def pending_restart(patch):
+    """(reason, figures) of the newest patch record that asks for a restart, or None:
+    a reboot the patch run left pending (a kernel or a core library was updated), or
+    updates a check-mode run listed (applying them restarts what uses them)."""
+    if not patch:
+        return None
+    record = patch[1]
+    metrics = record.get('metrics') or {}
+    outcome = metrics.get('outcome') or record.get('outcome')
+    if outcome == 'applied' and metrics.get('reboot_required') and not metrics.get('rebooted'):
+        return 'pending_reboot', {'patched': patch[0].strftime('%Y-%m-%d')}
+    if outcome == 'would_apply' and metrics.get('packages'):
+        names = [str(i.get('item', ''))[len('package:'):] for i in record.get('items') or []
+                 if str(i.get('item', '')).startswith('package:')]
+        kernel = any(n.startswith(KERNEL_PACKAGES) for n in names)
+        return ('pending_kernel' if kernel else 'pending_updates'), {
+            'packages': metrics['packages'], 'listed': patch[0].strftime('%Y-%m-%d')}
+    return None
+
+
 def restart_decisions(host, entry):
-    """Per service of the host: a restart needed or not, with the reason from the data."""
+    """Per service of the host: a restart needed or not, with the reason from the data
+    (memory growth across the inspections, a pending kernel or library update from the
+    newest patch record, the host's uptime)."""
     out = []
+    pending = pending_restart(entry.get('patch'))
     for unit in sorted(entry['services']):
         process = unit
         series = sorted(entry['rss'].get(unit) or [])
@@ -253,6 +303,8 @@ def restart_decisions(host, entry):
                 and all(b[1] >= a[1] * 0.95 for a, b in zip(series, series[1:], strict=False)):
             decision.update(needed=True, reason='memory_growth', first_mib=int(series[0][1] // 1048576),
                             last_mib=int(series[-1][1] // 1048576), points=len(series))
+        elif pending:
+            decision.update(pending[1], needed=True, reason=pending[0])
         elif uptime_days >= UPTIME_DAYS:
             decision.update(needed=True, reason='uptime')
         elif series:
@@ -274,15 +326,25 @@ def performance_record(model, system='shared'):
                                finding['key'], 'warning', message,
                                reason=finding['key'], figures=finding['figures']))
     for decision in model['decisions']:
+        # The final decision (the engineer's when one was written, else the analysis's),
+        # with the analysis's verdict and reason kept beside it.
+        analysis = decision.get('analysis_needed', decision['needed'])
+        said = 'Restart of %s on %s %s: %s' % (decision['service'], decision['host'],
+                                               'needed' if decision['needed'] else 'not needed',
+                                               decision['reason'])
+        engineer = {}
+        if decision.get('decided_by') == 'engineer':
+            said += ' (decided by %s: %s)' % (decision['engineer'], decision['engineer_reason'])
+            engineer = {'engineer': decision['engineer'], 'engineer_reason': decision['engineer_reason'],
+                        'decided_at': decision.get('decided_at') or None}
         items.append(make_item('restart_decision:%s/%s' % (decision['host'], decision['service']),
                                'needed' if decision['needed'] else 'not_needed',
-                               'warning' if decision['needed'] else 'ok',
-                               'Restart of %s on %s %s: %s' % (
-                                   decision['service'], decision['host'],
-                                   'needed' if decision['needed'] else 'not needed', decision['reason']),
+                               'warning' if decision['needed'] else 'ok', said,
                                reason='restart_%s' % decision['reason'], host=decision['host'],
                                service=decision['service'], uptime_days=decision['uptime_days'],
-                               first_mib=decision.get('first_mib'), last_mib=decision.get('last_mib')))
+                               first_mib=decision.get('first_mib'), last_mib=decision.get('last_mib'),
+                               analysis='needed' if analysis else 'not_needed',
+                               decided_by=decision.get('decided_by') or 'analysis', **engineer))
     metrics = {'forecasts': model['forecasts'], 'databases': model['databases'],
                'statements': model['statements']}
     return make_record('performance', system, items, metrics)

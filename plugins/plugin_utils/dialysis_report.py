@@ -28,10 +28,13 @@ import tempfile
 
 from ansible_collections.dialysis.ops.plugins.plugin_utils import dialysis_doc_types
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_annotations import (
+    RESTART_DECISIONS,
     AnnotationError,
     check_known,
     merge_annotations,
+    merge_decisions,
     period_entries,
+    restart_entries,
 )
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import apply_annotations
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_period import (  # noqa: F401
@@ -181,6 +184,20 @@ def build_report(params, template_dir, now=None):
     merge_annotations(anomalies, entries)
     for model in models.values():
         apply_annotations(model, t)
+    # The restart decisions of the performance analysis, and the engineers' changes to
+    # them (<label>-restart.yml): validated here too, before anything is written.
+    decisions = [d for model in models.values() for d in model.get('decisions') or ()]
+    restart_path = os.path.join(annotations_dir, RESTART_DECISIONS.file_name(label))
+    new_restart_text = None
+    if decisions:
+        from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_perf import decision_entries
+        try:
+            restart = restart_entries(annotations_dir, label)
+            check_known(restart, [d['id'] for d in decisions])
+            new_restart_text = restart.render_with(decision_entries(decisions, t), label, language)
+        except AnnotationError as exc:
+            raise ReportError(str(exc)) from None
+        merge_decisions(decisions, restart.entries)
 
     # 2. What to write, and what is already up to date.
     out_dir = os.path.join(output_dir, label)
@@ -214,11 +231,16 @@ def build_report(params, template_dir, now=None):
               'not_inspectable_hosts': sorted(m['host'] for m in first.get('not_inspected', ())
                                               if m.get('kind') == 'not_inspectable'),
               'new_anomalies': new_ids, 'bad_lines': first.get('bad_lines', []), 'changed': False}
+    if decisions:
+        result['restart_decisions'] = restart_path
     if params.get('check_mode'):
-        result['changed'] = bool(plan) or new_annotation_text is not None
+        result['changed'] = bool(plan) or new_annotation_text is not None or new_restart_text is not None
         return result
     if new_annotation_text is not None:
         atomic_write_text(ann_path, new_annotation_text)
+        result['changed'] = True
+    if new_restart_text is not None:
+        atomic_write_text(restart_path, new_restart_text)
         result['changed'] = True
     if not plan:
         return result
