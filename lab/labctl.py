@@ -346,6 +346,10 @@ def inventory(prefix, base, hosts, key):
         'dialysis_hospital': '演示医院（实验环境）',
         'dialysis_project_lead': '实验环境负责人',
         'dialysis_engineer': '实验环境工程师',
+        # The disaster-recovery plan's targets and contacts (roles/report: document dr_plan).
+        'dialysis_dr_rto_minutes': 60,
+        'dialysis_contacts': [{'role': '医院信息科值班', 'name': '实验环境信息科', 'phone': '0000-0000000'},
+                              {'role': '运维方值班工程师', 'name': '实验环境工程师', 'phone': '0000-0000001'}],
         # The passwords live only in lab.env (0600, next to this file); source it
         # (set -a; . lab.env; set +a) before running a playbook against the lab.
         'lab_ro_password': "{{ lookup('ansible.builtin.env', 'DIALYSIS_LAB_DB_PASSWORD') }}",

@@ -297,7 +297,7 @@ def dr_plan_model(store, ctx):
             scenarios.append({'scenario': t('dr_plan_' + scenario), 'number': number,
                               'step': t('dr_plan_%s_%d' % (scenario, number), **scenario_args)})
             number += 1
-    return {'rows': [], 'anomalies': {}, 'systems': systems, 'hosts': host_rows, 'backups': backup_rows,
+    return {'rows': [], 'anomalies': {}, 'systems': systems, 'host_rows': host_rows, 'backups': backup_rows,
             'contacts': contacts, 'scenarios': scenarios, 'drills': len(drills),
             'rto_minutes': rto_minutes}
 
@@ -351,7 +351,7 @@ def dr_plan_sections(model, ctx):
                  title=t('sec_dr_plan_scope')),
             Table(PLAN_SYSTEM_COLUMNS, model['systems'], title=t('sec_dr_plan_systems'),
                   sheet=t('sec_dr_plan_systems'), empty=t('dr_plan_no_hosts'), main=True),
-            Table(PLAN_HOST_COLUMNS, model['hosts'], title=t('sec_dr_plan_hosts'), sheet=t('sec_dr_plan_hosts'),
+            Table(PLAN_HOST_COLUMNS, model['host_rows'], title=t('sec_dr_plan_hosts'), sheet=t('sec_dr_plan_hosts'),
                   empty=t('dr_plan_no_hosts')),
             Table(PLAN_BACKUP_COLUMNS, model['backups'], title=t('sec_dr_plan_backups'),
                   sheet=t('sec_dr_plan_backups'), empty=t('dr_plan_no_backups')),
