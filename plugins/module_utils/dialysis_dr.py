@@ -15,7 +15,7 @@ its health check - and hands the steps to the ``dr_drill`` module, which builds 
 * ``dr:cleanup``: what the drill started on the standby stopped again (or left running
   when asked: a real recovery);
 * the record's ``outcome``: ``ok`` only when every step ran and succeeded within the RTO
-  target; ``failed`` when a step failed or the target was missed; ``not_done`` when no
+  target; ``failed`` when a step failed, the target was missed or the cleanup failed; ``not_done`` when no
   step ran (check mode, a refused setting) - a drill that did not finish is never a success.
 
 Runs on the hosts too: standard library only, Python 3.8 and later.
@@ -135,6 +135,9 @@ def dr_record(params):
         outcome, reason = 'failed', 'step_failed:%s' % (failed_step or 'not_done')
     elif recovery > target_s:
         outcome, reason = 'failed', 'rto_missed'
+    elif cleanup is not None and cleanup['outcome'] == 'failed':
+        # The standby was left in an unknown state: a drill that did not finish cleanly.
+        outcome, reason = 'failed', 'cleanup_failed'
     else:
         outcome, reason = 'ok', None
     metrics = {'recovery_seconds': recovery, 'rto_target_seconds': target_s}

@@ -909,8 +909,9 @@ CATALOGUE = {
                                          'recovery time'),
     'reason_dr:cleanup_cleanup_failed': ('演练后未能停止服务或删除恢复的数据库', 'The drill could not stop the '
                                          'service or drop the restored database'),
-    'reason_dr_step_failed': ('该步骤失败', 'The step failed'),
-    'reason_dr_not_done': ('前一步失败或演练中止，该步骤未执行', 'Not done: an earlier step failed or the drill '
+    'reason_step_failed': ('该步骤失败', 'The step failed'),
+    'reason_left_running': ('按要求在备用主机上保留运行', 'Left running on the standby, as asked'),
+    'reason_not_done': ('前一步失败或演练中止，该步骤未执行', 'Not done: an earlier step failed or the drill '
                            'stopped'),
     # the monthly report's drills
     'sec_report_drills': ('恢复演练与灾难恢复演练', 'Restore and disaster-recovery drills'),
