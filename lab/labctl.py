@@ -90,8 +90,8 @@ TOPOLOGY = [
     # The standby of the hemodialysis system (disaster-recovery drill, playbooks/dr_drill.yml):
     # PostgreSQL with no database and the service installed, stopped; not started by default.
     Host('hd-standby-01', 'hemodialysis', ('standby',), 7, {8080: 12, 5432: 24},
-         standby_for={'source_host': 'hd-db-01', 'backup_set': 'hemodialysis-pg_dump', 'owner': 'dialysis_app',
-                      'service': 'dialysis-service.service'},
+         standby_for={'source_host': 'hd-db-01', 'backup_set': 'hemodialysis-pg_dump',
+                      'owner': 'dialysis_app', 'service': 'dialysis-service.service'},
          default=False),
 ]
 BY_NAME = dict((h.name, h) for h in TOPOLOGY)
@@ -348,8 +348,9 @@ def inventory(prefix, base, hosts, key):
         'dialysis_engineer': '实验环境工程师',
         # The disaster-recovery plan's targets and contacts (roles/report: document dr_plan).
         'dialysis_dr_rto_minutes': 60,
-        'dialysis_contacts': [{'role': '医院信息科值班', 'name': '实验环境信息科', 'phone': '0000-0000000'},
-                              {'role': '运维方值班工程师', 'name': '实验环境工程师', 'phone': '0000-0000001'}],
+        'dialysis_contacts': [
+            {'role': '医院信息科值班', 'name': '实验环境信息科', 'phone': '0000-0000000'},
+            {'role': '运维方值班工程师', 'name': '实验环境工程师', 'phone': '0000-0000001'}],
         # The passwords live only in lab.env (0600, next to this file); source it
         # (set -a; . lab.env; set +a) before running a playbook against the lab.
         'lab_ro_password': "{{ lookup('ansible.builtin.env', 'DIALYSIS_LAB_DB_PASSWORD') }}",

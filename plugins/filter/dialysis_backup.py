@@ -84,7 +84,8 @@ def dr_plan_hosts(hosts_vars):
             'system': str(hv.get('dialysis_system') or 'shared'),
             'roles': [str(g) for g in hv.get('group_names') or []],
             'databases': sorted(set(str(s['database']) for s in sets if s.get('database'))),
-            'backup_sets': [dict((k, s.get(k)) for k in PLAN_SET_FIELDS if s.get(k) is not None) for s in sets],
+            'backup_sets': [dict((k, s.get(k)) for k in PLAN_SET_FIELDS if s.get(k) is not None)
+                            for s in sets],
             'standby': dict((k, standby.get(k)) for k in PLAN_STANDBY_FIELDS if standby.get(k) is not None)
             if isinstance(standby, dict) else None,
         })

@@ -57,14 +57,14 @@ def validate_steps(steps):
             continue
         name = step.get('step')
         if name not in DR_STEPS + ('cleanup',):
-            errors.append('%s.step: expected one of %s, got %r' % (where, ', '.join(DR_STEPS + ('cleanup',)),
-                                                                  name))
+            errors.append('%s.step: expected one of %s, got %r'
+                          % (where, ', '.join(DR_STEPS + ('cleanup',)), name))
         elif name in seen:
             errors.append('%s.step: %s is given twice' % (where, name))
         seen.add(name)
         if step.get('outcome') not in STEP_OUTCOMES:
-            errors.append('%s.outcome: expected one of %s, got %r' % (where, ', '.join(STEP_OUTCOMES),
-                                                                     step.get('outcome')))
+            errors.append('%s.outcome: expected one of %s, got %r'
+                          % (where, ', '.join(STEP_OUTCOMES), step.get('outcome')))
         for key in ('started', 'ended'):
             value = step.get(key)
             if value is not None:
@@ -93,7 +93,9 @@ def dr_record(params):
                                    reason='not_done'))
             continue
         started, ended = step.get('started'), step.get('ended')
-        seconds = round(float(ended) - float(started), 1) if started is not None and ended is not None else None
+        seconds = None
+        if started is not None and ended is not None:
+            seconds = round(float(ended) - float(started), 1)
         ok = step['outcome'] == 'ok'
         if not ok and failed_step is None:
             failed_step = name
@@ -124,7 +126,8 @@ def dr_record(params):
     elif cleanup is not None and cleanup['outcome'] != 'not_done':
         ok = cleanup['outcome'] == 'ok'
         items.append(make_item('dr:cleanup', None, 'ok' if ok else 'critical',
-                               cleanup.get('detail') or 'Cleanup of the standby %s' % ('done' if ok else 'failed'),
+                               cleanup.get('detail')
+                               or 'Cleanup of the standby %s' % ('done' if ok else 'failed'),
                                reason=None if ok else 'cleanup_failed',
                                started=_iso(cleanup.get('started')), ended=_iso(cleanup.get('ended'))))
     if params.get('check_mode'):

@@ -173,7 +173,8 @@ def drill_report_rows(store, ctx, restore_rows):
     rows = []
     for row in restore_rows:
         rows.append({'time': row['time'], 'kind': t('duty_restore_drill'), 'system': row['system'],
-                     'host': row['host'], 'what': row['set'], 'rto': row['rto'], 'rto_target': row['rto_target'],
+                     'host': row['host'], 'what': row['set'], 'rto': row['rto'],
+                     'rto_target': row['rto_target'],
                      'rpo': row['rpo'], 'outcome': row['outcome'], 'findings': row['findings'],
                      '_outcome': row['_outcome'], '_class': row['_class']})
     drills, _steps = dr_drill_rows(store, ctx)
@@ -249,7 +250,8 @@ def dr_plan_model(store, ctx):
         systems.append({'system': t.system(system), 'hosts': ', '.join(h['name'] for h in members),
                         'rpo': ' / '.join(rpo) or t('dr_plan_none'),
                         'rto': format_number(round(float(rto_minutes), 1)),
-                        'standby': ', '.join(h['name'] for h in members if h.get('standby')) or t('dr_plan_none'),
+                        'standby': ', '.join(h['name'] for h in members if h.get('standby'))
+                        or t('dr_plan_none'),
                         'last': last, '_class': '' if record is not None and dr_outcome(record) == 'ok'
                         else 'r-warning'})
     host_rows = [{'host': h['name'], 'system': t.system(h.get('system') or 'shared'),
@@ -276,7 +278,8 @@ def dr_plan_model(store, ctx):
                          seconds=format_number(_figure(rto)) if rto is not None else t('dr_not_measured'))
             backup_rows.append({'host': host['name'], 'set': spec.get('name') or '',
                                 'database': spec.get('database') or '', 'format': spec.get('format') or '',
-                                'where': spec.get('directory') or '', 'rpo': _figure(_num(spec.get('rpo_hours'))),
+                                'where': spec.get('directory') or '',
+                                'rpo': _figure(_num(spec.get('rpo_hours'))),
                                 'last': last})
     contacts = [{'role': c.get('role') or '', 'name': c.get('name') or '', 'phone': c.get('phone') or ''}
                 for c in plan.get('contacts') or [] if isinstance(c, dict)]
@@ -351,7 +354,8 @@ def dr_plan_sections(model, ctx):
                  title=t('sec_dr_plan_scope')),
             Table(PLAN_SYSTEM_COLUMNS, model['systems'], title=t('sec_dr_plan_systems'),
                   sheet=t('sec_dr_plan_systems'), empty=t('dr_plan_no_hosts'), main=True),
-            Table(PLAN_HOST_COLUMNS, model['host_rows'], title=t('sec_dr_plan_hosts'), sheet=t('sec_dr_plan_hosts'),
+            Table(PLAN_HOST_COLUMNS, model['host_rows'], title=t('sec_dr_plan_hosts'),
+                  sheet=t('sec_dr_plan_hosts'),
                   empty=t('dr_plan_no_hosts')),
             Table(PLAN_BACKUP_COLUMNS, model['backups'], title=t('sec_dr_plan_backups'),
                   sheet=t('sec_dr_plan_backups'), empty=t('dr_plan_no_backups')),

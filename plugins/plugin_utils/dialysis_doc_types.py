@@ -20,17 +20,17 @@ and ``register(DocumentType(...))``; see roles/report/README.md.
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import (
-    backup_documents_model,
-    inspection_model,
-    summary_by_system,
-)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_dr import (
     dr_drill_model,
     dr_drill_sections,
     dr_plan_model,
     dr_plan_sections,
     report_drill_section,
+)
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import (
+    backup_documents_model,
+    inspection_model,
+    summary_by_system,
 )
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import (
     Column,

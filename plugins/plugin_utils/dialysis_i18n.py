@@ -865,11 +865,14 @@ CATALOGUE = {
     'no_dr_drills': ('本期没有灾难恢复演练记录。', 'No disaster-recovery drill in this period.'),
     'dr_note': (
         '灾难恢复演练在备用主机上恢复源数据库主机最新的已校验备份（校验和与清单一致），在其上启动业务服务并运行健康检查；'
-        '恢复用时自第一步开始至健康检查通过，与恢复时间目标（RTO）比较。任何一步失败或未执行、或超过 RTO 目标，'
+        '恢复用时自第一步开始至健康检查通过，与恢复时间目标（RTO）比较。'
+        '任何一步失败或未执行、或超过 RTO 目标，'
         '演练均记为未成功。演练结束后停止备用主机上的服务并删除恢复的数据库（真实恢复时保留运行）。',
-        'A disaster-recovery drill restores the newest verified backup of the source database host (its checksum '
+        'A disaster-recovery drill restores the newest verified backup of the source database host '
+        '(its checksum '
         'matching its manifest) on a standby host, starts the service there and runs its health check; the '
-        'recovery time runs from the first step to a passed health check and is compared with the RTO target. A '
+        'recovery time runs from the first step to a passed health check and is compared with the RTO '
+        'target. A '
         'drill with any step failed or not done, or beyond the RTO target, is never counted as a success. '
         'Afterwards the service on the standby is stopped and the restored database dropped (a real recovery '
         'leaves them running).'),
@@ -895,38 +898,42 @@ CATALOGUE = {
     'reason_dr:verify_backup_unverified': ('没有可用的已校验备份（无备份，或校验和与清单不符）',
                                            'No verified backup (none found, or its checksum does not match '
                                            'its manifest)'),
-    'reason_dr:transfer_transfer_failed': ('备份未能完整传送到备用主机', 'The backup did not reach the standby intact'),
+    'reason_dr:transfer_transfer_failed': ('备份未能完整传送到备用主机',
+                                           'The backup did not reach the standby intact'),
     'reason_dr:restore_restore_failed': ('备份在备用主机上恢复失败', 'The restore on the standby failed'),
     'reason_dr:restore_database_exists': ('备用主机上已有同名数据库，未做任何变更（可能是上次恢复保留运行）',
                                           'The standby already has a database of that name; nothing was '
                                           'changed (a recovery left running?)'),
-    'reason_dr:start_start_failed': ('业务服务未能在备用主机上启动', 'The service did not start on the standby'),
-    'reason_dr:health_unhealthy': ('业务服务在备用主机上未通过健康检查', 'The service failed its health check on '
-                                   'the standby'),
+    'reason_dr:start_start_failed': ('业务服务未能在备用主机上启动',
+                                     'The service did not start on the standby'),
+    'reason_dr:health_unhealthy': ('业务服务在备用主机上未通过健康检查',
+                                   'The service failed its health check on the standby'),
     'reason_dr:recovery_rto_missed': ('恢复用时 {value} 秒，超过 RTO 目标 {limit} 秒',
                                       'Recovery took {value} s, beyond the RTO target of {limit} s'),
     'reason_dr:recovery_not_recovered': ('恢复未完成，未测得恢复用时', 'The recovery did not complete; no '
                                          'recovery time'),
-    'reason_dr:cleanup_cleanup_failed': ('演练后未能停止服务或删除恢复的数据库', 'The drill could not stop the '
-                                         'service or drop the restored database'),
+    'reason_dr:cleanup_cleanup_failed': ('演练后未能停止服务或删除恢复的数据库',
+                                         'The drill could not stop the service or drop the restored '
+                                         'database'),
     'reason_step_failed': ('该步骤失败', 'The step failed'),
     'reason_left_running': ('按要求在备用主机上保留运行', 'Left running on the standby, as asked'),
-    'reason_not_done': ('前一步失败或演练中止，该步骤未执行', 'Not done: an earlier step failed or the drill '
-                           'stopped'),
+    'reason_not_done': ('前一步失败或演练中止，该步骤未执行',
+                        'Not done: an earlier step failed or the drill stopped'),
     # the monthly report's drills
     'sec_report_drills': ('恢复演练与灾难恢复演练', 'Restore and disaster-recovery drills'),
-    'no_report_drills': ('本期没有恢复演练或灾难恢复演练。', 'No restore or disaster-recovery drill in this period.'),
+    'no_report_drills': ('本期没有恢复演练或灾难恢复演练。',
+                         'No restore or disaster-recovery drill in this period.'),
     'col_drill_kind': ('演练类型', 'Drill'),
     'col_drill_what': ('备份集或备份', 'Backup set or backup'),
     # the DR plan
     'sec_dr_plan_scope': ('适用范围', 'Scope'),
     'dr_plan_intro': (
         '本计划依据资产清单与运维记录生成，适用于下列系统。各系统的恢复点目标（RPO）为备份集的要求，'
-        '恢复时间目标（RTO）为 {rto} 分钟；“最近演练”列出每个系统最近一次灾难恢复演练的实测恢复用时。'
+        '恢复时间目标（RTO）为 {rto} 分钟；「最近灾难恢复演练」列出每个系统最近一次灾难恢复演练的实测恢复用时。'
         '发生灾难时按对应场景的步骤执行，并通知下列联系人。',
         'This plan is generated from the inventory and the maintenance records and covers the systems below. '
         "Each system's recovery point objective (RPO) is its backup sets' requirement; the recovery time "
-        'objective (RTO) is {rto} minutes; "Last drill" gives the measured recovery time of each system\'s '
+        'objective (RTO) is {rto} minutes; "Last DR drill" gives the measured recovery time of each system\'s '
         'most recent disaster-recovery drill. In a disaster, follow the steps of the matching scenario and '
         'inform the contacts below.'),
     'sec_dr_plan_systems': ('系统与恢复目标', 'Systems and recovery targets'),
@@ -960,12 +967,14 @@ CATALOGUE = {
     'dr_role_interface': ('接口服务器', 'interface server'),
     'dr_role_standby': ('备用主机', 'standby host'),
     'dr_plan_db_lost': ('数据库主机损毁', 'Database host lost'),
-    'dr_plan_db_lost_1': ('确认数据库主机（{db_hosts}）无法在 RTO 内修复，通知项目负责人与医院信息科，启动本预案。',
+    'dr_plan_db_lost_1': ('确认数据库主机（{db_hosts}）无法在 RTO 内修复，'
+                          '通知项目负责人与医院信息科，启动本预案。',
                           'Confirm that the database host ({db_hosts}) cannot be repaired within the RTO; '
                           'inform the project lead and the hospital IT department; start this plan.'),
     'dr_plan_db_lost_2': ('在备用主机（{standby}）上恢复最新的已校验备份并启动业务服务'
                           '（运行灾难恢复演练剧本，设为保留运行）。',
-                          'Restore the newest verified backup on the standby ({standby}) and start the service: '
+                          'Restore the newest verified backup on the standby ({standby}) and start the '
+                          'service: '
                           'ansible-playbook playbooks/dr_drill.yml -e dr_drill_leave_running=true.'),
     'dr_plan_db_lost_3': ('将各应用主机（{app_hosts}）的数据库连接改为备用主机，重启服务并运行健康检查。',
                           'Point the application hosts ({app_hosts}) at the standby database, restart the '
@@ -980,7 +989,8 @@ CATALOGUE = {
     'dr_plan_app_lost_1': ('确认损毁的应用主机，在其余应用主机（{app_hosts}）上继续提供服务并运行健康检查。',
                            'Identify the lost application host; keep the service on the other application '
                            'hosts ({app_hosts}) and run their health checks.'),
-    'dr_plan_app_lost_2': ('无其余应用主机可用时，在备用主机（{standby}）上安装并启动业务服务，连接生产数据库。',
+    'dr_plan_app_lost_2': ('无其余应用主机可用时，在备用主机（{standby}）上安装并启动业务服务，'
+                           '连接生产数据库。',
                            'With no other application host, install and start the service on the standby '
                            '({standby}) against the production database.'),
     'dr_plan_app_lost_3': ('重建损毁的主机：安装操作系统与当前版本的业务软件（升级剧本），运行巡检确认。',
@@ -991,16 +1001,19 @@ CATALOGUE = {
                              'Disconnect the infected hosts from the network at once, keep the evidence, '
                              'inform the project lead and the hospital IT department.'),
     'dr_plan_ransomware_2': ('依据备份检查记录与恢复演练记录，找出感染前最后一份校验通过且演练成功的备份。',
-                             'From the backup check and restore drill records, find the last backup before the '
+                             'From the backup check and restore drill records, find the last backup before '
+                             'the '
                              'infection that was verified and drilled successfully.'),
     'dr_plan_ransomware_3': ('在干净的备用主机（{standby}）上恢复该备份并启动业务服务'
                              '（运行灾难恢复演练剧本，指定该备份，设为保留运行）。',
-                             'Restore that backup on a clean standby ({standby}) and start the service (the DR '
+                             'Restore that backup on a clean standby ({standby}) and start the service '
+                             '(the DR '
                              'drill playbook with that backup, left running).'),
     'dr_plan_ransomware_4': ('重置所有账户与数据库密码，清除并重建受感染主机后再接入网络。',
                              'Reset every account and database password; wipe and rebuild the infected hosts '
                              'before they rejoin the network.'),
-    'dr_plan_ransomware_5': ('核对丢失时段（实际 RPO），由临床科室补录治疗记录；恢复用时不超过 RTO 目标 {rto} 分钟。',
+    'dr_plan_ransomware_5': ('核对丢失时段（实际 RPO），由临床科室补录治疗记录；'
+                             '恢复用时不超过 RTO 目标 {rto} 分钟。',
                              'Check the period lost (the RPO achieved); the clinical staff re-enter the '
                              'treatments; the recovery should stay within the RTO target of {rto} minutes.'),
 }

@@ -125,8 +125,8 @@ def build_report(params, template_dir, now=None):
     params: records_dir, output_dir (the hospital's documents root; one folder
     per period below it), annotations_dir, period, month, quarter, language,
     timezone, expected_hosts {host: system}, not_inspectable [host],
-    project_lead, hospital, hospital_id, dr_plan (the DR plan's inventory facts), documents [names] (default: the
-    inspection sheet and report), formats [xlsx, html, pdf, docx] (empty: each
+    project_lead, hospital, hospital_id, dr_plan (the DR plan's inventory facts),
+    documents [names] (default: the inspection sheet and report), formats [xlsx, html, pdf, docx] (empty: each
     document's own), check_mode.
     """
     language = params['language']

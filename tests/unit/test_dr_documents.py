@@ -91,7 +91,8 @@ def rows_with(html_path, needle):
     """The text of every HTML table row holding ``needle``."""
     with open(html_path, encoding='utf-8') as handle:
         html = handle.read()
-    return [re.sub(r'<[^>]+>', ' ', row) for row in re.findall(r'<tr.*?</tr>', html, flags=re.S) if needle in row]
+    return [re.sub(r'<[^>]+>', ' ', row) for row in re.findall(r'<tr.*?</tr>', html, flags=re.S)
+            if needle in row]
 
 
 def test_the_dr_drill_record_lists_each_drill_and_step_and_never_a_failed_one_as_a_success(dr_built):
@@ -151,7 +152,8 @@ def test_the_monthly_report_shows_each_drill_and_a_physical_backup_drill_as_not_
 
 def test_chinese_dr_documents_hold_no_english_sentences(dr_built):
     names = ('hemodialysis-20261201T020000Z.dump', 'hemodialysis-20261101T020000Z.dump', PHYSICAL,
-             'hd-standby-01', 'dialysis-service.service', 'interface_engine', 'hemodialysis', 'pg_dump_custom',
+             'hd-standby-01', 'dialysis-service.service', 'interface_engine', 'hemodialysis',
+             'pg_dump_custom',
              'mariabackup', 'RTO', 'RPO', 'CHG-1')
     for key, text in texts_of(dr_built['zh']['paths']).items():
         for name in names:
@@ -179,7 +181,8 @@ def test_the_report_role_builds_the_plan_hosts_from_the_inventory_without_secret
               'pattern': 'x-*.dump', 'rpo_hours': 26, 'restore': {'smoke': [{'query': 'SELECT 1'}]}}]},
         {'inventory_hostname': 'hd-standby-01', 'group_names': ['standby'],
          'dialysis_dr_standby': {'source_host': 'hd-db-01', 'backup_set': 'hd', 'health_checks': [{}]}}])
-    assert hosts[0] == {'name': 'hd-db-01', 'system': 'hemodialysis', 'roles': ['db'], 'databases': ['hemodialysis'],
+    assert hosts[0] == {'name': 'hd-db-01', 'system': 'hemodialysis', 'roles': ['db'],
+                        'databases': ['hemodialysis'],
                         'backup_sets': [{'name': 'hd', 'database': 'hemodialysis', 'format': 'pg_dump_custom',
                                          'directory': '/b', 'rpo_hours': 26}], 'standby': None}
     assert hosts[1]['standby'] == {'source_host': 'hd-db-01', 'backup_set': 'hd'}

@@ -18,7 +18,7 @@ def steps(durations, outcomes=None, cleanup='ok'):
     """Consecutive steps of the given durations (seconds), outcome ok unless named."""
     out, now = [], T0
     outcomes = outcomes or {}
-    for name, seconds in zip(DR_STEPS, durations):
+    for name, seconds in zip(DR_STEPS, durations, strict=False):
         out.append({'step': name, 'started': now, 'ended': now + seconds,
                     'outcome': outcomes.get(name, 'ok'), 'detail': '%s detail' % name,
                     'reason': 'restore_failed' if outcomes.get(name) == 'failed' else None})
@@ -29,7 +29,8 @@ def steps(durations, outcomes=None, cleanup='ok'):
 
 
 def record(step_list, **extra):
-    params = dict({'system': 'hemodialysis', 'steps': step_list, 'rto_minutes': 30, 'standby': 'hd-standby-01',
+    params = dict({'system': 'hemodialysis', 'steps': step_list, 'rto_minutes': 30,
+                   'standby': 'hd-standby-01',
                    'source_host': 'hd-db-01', 'backup_set': 'hemodialysis-pg_dump',
                    'backup': 'hemodialysis-20261201T020000Z.dump', 'database': 'hemodialysis',
                    'service': 'dialysis-service.service', 'ticket': 'CHG-1'}, **extra)

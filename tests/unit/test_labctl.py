@@ -159,14 +159,16 @@ def test_the_standby_is_not_started_by_default_and_is_a_dr_target_when_asked(tmp
     assert 'hd-standby-01' not in data['hosts']          # make lab, molecule lab, the bench
     assert not (data['children'].get('standby') or {}).get('hosts')
     inventory = tmp_path / 'standby'
-    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab', '--base-port', '2640',
-                        '--hosts', 'hd-db-01,hd-app-01,hd-standby-01', '--key', str(tmp_path / 'k')]) == 0
+    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab',
+                        '--base-port', '2640', '--hosts', 'hd-db-01,hd-app-01,hd-standby-01',
+                        '--key', str(tmp_path / 'k')]) == 0
     with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
         data = yaml.safe_load(handle)['all']
     children, standby = data['children'], data['hosts']['hd-standby-01']
     assert list(children['standby']['hosts']) == ['hd-standby-01']
     assert list(children['lab_standby']['hosts']) == ['hd-standby-01']
-    assert 'hd-standby-01' in children['hemodialysis']['hosts'] and 'hd-standby-01' not in children['lab_service']['hosts']
+    assert 'hd-standby-01' in children['hemodialysis']['hosts']
+    assert 'hd-standby-01' not in children['lab_service']['hosts']
     dr = standby['dialysis_dr_standby']
     assert dr['source_host'] == 'hd-db-01' and dr['backup_set'] in [
         s['name'] for s in data['hosts']['hd-db-01']['dialysis_backup_sets']]

@@ -352,7 +352,8 @@ def standby():
 
 
 def standby_databases():
-    out = standby().run('runuser -u postgres -- psql -X -A -t -d postgres -c "SELECT datname FROM pg_database"')
+    out = standby().run('runuser -u postgres -- psql -X -A -t -d postgres '
+                        '-c "SELECT datname FROM pg_database"')
     assert out.rc == 0, out.stderr
     return out.stdout.split()
 
@@ -383,7 +384,8 @@ def test_the_dr_drill_brings_the_service_up_on_the_standby_and_measures_the_reco
     assert re.search(r'recovery time [0-9.]+ s against the RTO target', proc.stdout), proc.stdout[-2000:]
     # The service runs on the standby against the restored copy of the hemodialysis database.
     assert standby().run('systemctl is-active dialysis-service.service').stdout.strip() == 'active'
-    out = standby().run('runuser -u postgres -- psql -X -A -t -d hemodialysis -c "SELECT count(*) FROM patient"')
+    out = standby().run('runuser -u postgres -- psql -X -A -t -d hemodialysis '
+                        '-c "SELECT count(*) FROM patient"')
     assert out.stdout.strip() == patients
     health = standby().run('python3 -c "import urllib.request as u; '
                            'print(u.urlopen(\'http://127.0.0.1:8080/health\', timeout=5).read().decode())"')
@@ -408,14 +410,14 @@ def test_the_dr_drill_brings_the_service_up_on_the_standby_and_measures_the_reco
     assert psql('hemodialysis', 'SELECT count(*) FROM patient') == patients
 
     # 4. The documents: the drill record and the plan with the measured recovery time.
-    env = dict(os.environ, **guard_lab.PASSWORDS, DIALYSIS_REPORTS_DIR=os.path.join(guard_lab.EPHEMERAL, 'docs'))
+    docs = os.path.join(guard_lab.EPHEMERAL, 'docs')
+    env = dict(os.environ, **guard_lab.PASSWORDS, DIALYSIS_REPORTS_DIR=docs)
     report = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', guard_lab.INVENTORY,
          os.path.join(PROJECT, 'playbooks', 'report.yml'), '-e',
          json.dumps({'report_documents': ['dr_drill_record', 'dr_plan'], 'report_formats': ['html']})],
         env=env, capture_output=True, text=True, timeout=300, check=False)
     assert report.returncode == 0, report.stdout[-3000:]
-    docs = os.path.join(guard_lab.EPHEMERAL, 'docs')
     texts = {}
     for folder, _dirs, files in os.walk(docs):
         for name in files:
