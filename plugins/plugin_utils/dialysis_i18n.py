@@ -929,13 +929,14 @@ CATALOGUE = {
     'sec_dr_plan_scope': ('适用范围', 'Scope'),
     'dr_plan_intro': (
         '本计划依据资产清单与运维记录生成，适用于下列系统。各系统的恢复点目标（RPO）为备份集的要求，'
-        '恢复时间目标（RTO）为 {rto} 分钟；「最近灾难恢复演练」列出每个系统最近一次灾难恢复演练的实测恢复用时。'
+        '恢复时间目标（RTO）为 {rto} 分钟；「最近灾难恢复演练」列出每个系统'
+        '最近一次灾难恢复演练的实测恢复用时。'
         '发生灾难时按对应场景的步骤执行，并通知下列联系人。',
         'This plan is generated from the inventory and the maintenance records and covers the systems below. '
         "Each system's recovery point objective (RPO) is its backup sets' requirement; the recovery time "
-        'objective (RTO) is {rto} minutes; "Last DR drill" gives the measured recovery time of each system\'s '
-        'most recent disaster-recovery drill. In a disaster, follow the steps of the matching scenario and '
-        'inform the contacts below.'),
+        'objective (RTO) is {rto} minutes; "Last DR drill" gives the measured recovery time of each '
+        'system\'s most recent disaster-recovery drill. In a disaster, follow the steps of the matching '
+        'scenario and inform the contacts below.'),
     'sec_dr_plan_systems': ('系统与恢复目标', 'Systems and recovery targets'),
     'sec_dr_plan_hosts': ('主机与角色', 'Hosts and roles'),
     'sec_dr_plan_backups': ('备份存放位置', 'Where the backups live'),
