@@ -52,7 +52,8 @@ class LabError(Exception):
 class Host(object):
     """One host of the lab's topology (the contract's table)."""
 
-    def __init__(self, name, system, tiers, ssh, published, postgresql=(), mariadb=(), services=()):
+    def __init__(self, name, system, tiers, ssh, published, postgresql=(), mariadb=(), services=(),
+                 standby_for=None, default=True):
         self.name = name
         self.system = system
         self.tiers = tiers
@@ -61,6 +62,12 @@ class Host(object):
         self.postgresql = list(postgresql)
         self.mariadb = list(mariadb)
         self.services = list(services)
+        # A standby host (disaster-recovery drills): {source_host, backup_set, service}; it gets
+        # PostgreSQL without databases and the service installed but stopped.
+        self.standby_for = standby_for
+        # Started when no --hosts is given (`make lab`, molecule lab, the bench); a standby is
+        # started only by the scenario that needs it.
+        self.default = default
 
     def ports(self, base):
         """[(published port on 127.0.0.1, container port)], SSH first."""
@@ -80,10 +87,16 @@ TOPOLOGY = [
     # the service only; the collector runs once per unit, on hd-app-01.
     Host('hd-app-02', 'hemodialysis', ('app',), 6, {8080: 11},
          services=['dialysis-service.service']),
+    # The standby of the hemodialysis system (disaster-recovery drill, playbooks/dr_drill.yml):
+    # PostgreSQL with no database and the service installed, stopped; not started by default.
+    Host('hd-standby-01', 'hemodialysis', ('standby',), 7, {8080: 12, 5432: 24},
+         standby_for={'source_host': 'hd-db-01', 'backup_set': 'hemodialysis-pg_dump',
+                      'owner': 'dialysis_app', 'service': 'dialysis-service.service'},
+         default=False),
 ]
 BY_NAME = dict((h.name, h) for h in TOPOLOGY)
 SYSTEMS = ('hemodialysis', 'ckd', 'pd')
-TIERS = ('app', 'db', 'interface')
+TIERS = ('app', 'db', 'interface', 'standby')
 
 
 def say(text=''):
@@ -163,7 +176,7 @@ def health_checks(host):
         checks += [{'name': 'interface', 'unit': 'dialysis-interface.service'},
                    {'name': 'mllp-his-adt', 'port': 2575}, {'name': 'mllp-lis-results', 'port': 2576},
                    {'name': 'machine-gateway', 'port': 4001}]
-    if host.postgresql:
+    if host.postgresql or host.standby_for:
         checks += [{'name': 'postgresql', 'unit': 'postgresql@15-main.service'},
                    {'name': 'postgresql-port', 'port': 5432}]
     if host.mariadb:
@@ -212,6 +225,16 @@ def backup_vars(host):
     return {'dialysis_backup_sets': sets} if sets else {}
 
 
+def standby_vars(host):
+    """A standby host's part in the disaster-recovery drill (roles/dr_drill): which backup set of
+    which host it takes over, the service it starts and the checks that say the service works
+    there; and where the service installed on it finds its (restored) database: itself."""
+    service = Host(host.name, host.system, host.tiers, host.ssh, {},
+                   services=[host.standby_for['service']])
+    return {'dialysis_dr_standby': dict(host.standby_for, health_checks=health_checks(service)),
+            'lab_service_database': {'host': '127.0.0.1', 'port': 5432, 'dbname': 'hemodialysis'}}
+
+
 def treatment_check(system, hosts):
     """The treatment-hours guard's live check of a system (roles/treatment_guard): the
     hemodialysis service's own count, asked on its app host; CKD and PD say why none
@@ -255,7 +278,7 @@ def host_vars(host, base, hosts, key):
           'lab_container': None,           # filled by inventory()
           'lab_published_ports': dict((str(port), published) for published, port in host.ports(base))}
     services = list(host.services)
-    if host.postgresql:
+    if host.postgresql or host.standby_for:
         services.append('postgresql@15-main.service')
     if host.mariadb:
         services.append('mariadb.service')
@@ -267,7 +290,7 @@ def host_vars(host, base, hosts, key):
         logs.append({'name': 'collector', 'path': '/var/log/dialysis/collector.log'})
     if 'dialysis-interface.service' in host.services:
         logs.append({'name': 'interface', 'path': '/var/log/dialysis/interface.log'})
-    if host.postgresql:
+    if host.postgresql or host.standby_for:
         logs.append({'name': 'postgresql', 'path': '/var/log/postgresql/postgresql-15-main.log',
                      'patterns': ['ERROR:', 'FATAL:', 'PANIC:', 'could not', 'deadlock detected']})
     if logs:
@@ -283,6 +306,8 @@ def host_vars(host, base, hosts, key):
     checks = health_checks(host)
     if checks:
         hv['dialysis_health_checks'] = checks
+    if host.standby_for:
+        hv.update(standby_vars(host))
     hv.update(clinical_vars(host))
     hv.update(backup_vars(host))
     return hv
@@ -305,7 +330,8 @@ def inventory(prefix, base, hosts, key):
              'lab_mariadb': [h for h in hosts if h.mariadb],
              'lab_service': [h for h in hosts if 'dialysis-service.service' in h.services],
              'lab_collector': [h for h in hosts if 'dialysis-collector.service' in h.services],
-             'lab_interface': [h for h in hosts if 'dialysis-interface.service' in h.services]}
+             'lab_interface': [h for h in hosts if 'dialysis-interface.service' in h.services],
+             'lab_standby': [h for h in hosts if h.standby_for]}
     for group, members in parts.items():
         children[group] = {'hosts': dict((h.name, None) for h in members)}
     # Linux plays run on all:!windows; the group exists so that pattern needs no warning.
@@ -320,6 +346,11 @@ def inventory(prefix, base, hosts, key):
         'dialysis_hospital': '演示医院（实验环境）',
         'dialysis_project_lead': '实验环境负责人',
         'dialysis_engineer': '实验环境工程师',
+        # The disaster-recovery plan's targets and contacts (roles/report: document dr_plan).
+        'dialysis_dr_rto_minutes': 60,
+        'dialysis_contacts': [
+            {'role': '医院信息科值班', 'name': '实验环境信息科', 'phone': '0000-0000000'},
+            {'role': '运维方值班工程师', 'name': '实验环境工程师', 'phone': '0000-0000001'}],
         # The passwords live only in lab.env (0600, next to this file); source it
         # (set -a; . lab.env; set +a) before running a playbook against the lab.
         'lab_ro_password': "{{ lookup('ansible.builtin.env', 'DIALYSIS_LAB_DB_PASSWORD') }}",
@@ -686,8 +717,8 @@ def main(argv=None):
     shape = argparse.ArgumentParser(add_help=False)
     shape.add_argument('--base-port', type=int, default=2240,
                        help='base of the published ports (default 2240)')
-    shape.add_argument('--hosts', default=','.join(h.name for h in TOPOLOGY),
-                       help='comma-separated hosts of the topology (default all of them)')
+    shape.add_argument('--hosts', default=','.join(h.name for h in TOPOLOGY if h.default),
+                       help='comma-separated hosts of the topology (default all but the standby)')
     shape.add_argument('--key', default=default_key(), help='SSH private key (default: the test key)')
     up = sub.add_parser('up', parents=[common, shape], help='start, inventory and provision the lab')
     up.add_argument('--size', type=int, help='rows of the generated data (provision variable lab_size)')

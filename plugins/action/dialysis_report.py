@@ -36,6 +36,7 @@ ARGUMENT_SPEC = dict(
     timezone=dict(type='str', default='Asia/Shanghai'),
     expected_hosts=dict(type='dict', default={}),
     not_inspectable=dict(type='list', elements='str', default=[]),
+    dr_plan=dict(type='dict', default={}),
     project_lead=dict(type='str', required=True),
     hospital=dict(type='str', required=True),
     hospital_id=dict(type='str', required=True),

@@ -65,7 +65,35 @@ def drill_selection_errors(hosts_vars, only=None):
     return []
 
 
+# The backup set fields and standby fields the disaster-recovery plan prints (nothing else: no
+# credential or connection setting of the inventory reaches a document).
+PLAN_SET_FIELDS = ('name', 'database', 'format', 'directory', 'rpo_hours')
+PLAN_STANDBY_FIELDS = ('source_host', 'backup_set', 'service')
+
+
+def dr_plan_hosts(hosts_vars):
+    """The hosts of the DR plan (document dr_plan) from the inventory: name, system, the
+    groups it belongs to (roles), the databases its backup sets hold, the backup sets (where
+    each lives, its RPO) and, for a standby, what it takes over."""
+    out = []
+    for hv in hosts_vars:
+        sets = [s for s in hv.get('dialysis_backup_sets') or [] if isinstance(s, dict)]
+        standby = hv.get('dialysis_dr_standby')
+        out.append({
+            'name': str(hv.get('inventory_hostname')),
+            'system': str(hv.get('dialysis_system') or 'shared'),
+            'roles': [str(g) for g in hv.get('group_names') or []],
+            'databases': sorted(set(str(s['database']) for s in sets if s.get('database'))),
+            'backup_sets': [dict((k, s.get(k)) for k in PLAN_SET_FIELDS if s.get(k) is not None)
+                            for s in sets],
+            'standby': dict((k, standby.get(k)) for k in PLAN_STANDBY_FIELDS if standby.get(k) is not None)
+            if isinstance(standby, dict) else None,
+        })
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {'backup_set_errors': backup_set_errors, 'backup_findings': backup_findings,
-                'backup_problems': backup_problems, 'drill_selection_errors': drill_selection_errors}
+                'backup_problems': backup_problems, 'drill_selection_errors': drill_selection_errors,
+                'dr_plan_hosts': dr_plan_hosts}

@@ -82,6 +82,13 @@ options:
     type: list
     elements: str
     default: []
+  dr_plan:
+    description:
+      - What the disaster-recovery plan (document C(dr_plan)) reads from the inventory - C(hosts) (each
+        C(name), C(system), C(roles), C(databases), C(backup_sets), C(standby)), C(rto_minutes) and
+        C(contacts) (each C(role), C(name), C(phone)); the report role builds it (C(report_dr_plan)).
+    type: dict
+    default: {}
   project_lead:
     description: The vendor's named project lead (contract clause R13).
     type: str

@@ -175,7 +175,14 @@ def inspection_model(store, ctx):
     anomalies.update(backup_anomalies)
     return {'rows': rows, 'anomalies': anomalies, 'hosts': hosts, 'not_inspected': not_inspected,
             'changes': changes_model(store, ctx), 'backups': backups,
+            'drills': _report_drills(store, ctx),
             'bad_lines': list(store.stats.get('bad_lines', []))}
+
+
+def _report_drills(store, ctx):
+    """The month's restore drills and DR drills for the report's backup section (issue #10)."""
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_dr import drill_report_rows
+    return drill_report_rows(store, ctx, _drill_rows(store, ctx))
 
 
 # Record kinds of the changes the monthly report lists beside the guard's verdicts.

@@ -20,6 +20,13 @@ and ``register(DocumentType(...))``; see roles/report/README.md.
 
 from __future__ import absolute_import, division, print_function
 
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_dr import (
+    dr_drill_model,
+    dr_drill_sections,
+    dr_plan_model,
+    dr_plan_sections,
+    report_drill_section,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model import (
     backup_documents_model,
     inspection_model,
@@ -194,6 +201,8 @@ def report_sections(model, ctx):
     # Backup checks of the period (issue #10); their findings are also in the anomalies above.
     sections.append(Table(BACKUP_COLUMNS, model.get('backups') or [], title=t('sec_backups'),
                           sheet=t('sec_backups'), empty=t('no_backup_checks')))
+    # Restore and DR drills of the period: outcome, RTO measured vs target, RPO achieved.
+    sections.append(report_drill_section(model, ctx))
     sections.append(Signatures(_signers(ctx), title=t('sec_signatures')))
     return sections
 
@@ -209,7 +218,7 @@ INSPECTION_REPORT = register(DocumentType(
     file_stem=lambda ctx: '%s-inspection-report' % (
         'monthly' if ctx['period'] == 'month' else 'quarterly'),
     kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override',
-           'backup_check'),
+           'backup_check', 'restore_drill', 'dr_drill'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 
@@ -291,6 +300,17 @@ RESTORE_DRILL_RECORD = register(DocumentType(
     name='restore_drill_record', title='restore_drill_title', file_stem='restore-drill-record',
     kinds=('restore_drill', 'backup_check'), model=backup_documents_model, sections=restore_drill_sections,
     formats=('xlsx', 'html', 'pdf', 'docx')))
+
+# -- disaster recovery (issue #10, R7): 灾难恢复演练记录 and 灾难恢复计划 (dialysis_doc_dr) -----
+DR_DRILL_RECORD = register(DocumentType(
+    name='dr_drill_record', title='dr_drill_title', file_stem='dr-drill-record',
+    kinds=('dr_drill',), model=dr_drill_model, sections=dr_drill_sections,
+    formats=('pdf', 'docx', 'html', 'xlsx')))
+
+DR_PLAN = register(DocumentType(
+    name='dr_plan', title='dr_plan_title', file_stem='dr-plan',
+    kinds=('dr_drill', 'restore_drill'), model=dr_plan_model, sections=dr_plan_sections,
+    formats=('pdf', 'docx', 'html', 'xlsx')))
 
 DEFAULT_DOCUMENTS = ('inspection_sheet', 'inspection_report')
 

@@ -18,7 +18,7 @@ LANGUAGES = ('zh', 'en')
 COMPOUND_ITEMS = ('backup', 'drill')
 # Figures an item of these prefixes carries for its sentences (see _figures).
 FIGURE_FIELDS = {'backup': ('limit', 'drop_percent', 'median_mib', 'history', 'oldest_days', 'database'),
-                 'drill': ('limit', 'database')}
+                 'drill': ('limit', 'database'), 'dr:recovery': ('limit',)}
 
 CATALOGUE = {
     # document titles
@@ -872,6 +872,169 @@ CATALOGUE = {
     'value_would_apply': ('待安装（检查模式）', 'would apply (check mode)'),
     'outcome_applied': ('已安装更新', 'Updates applied'),
     'outcome_nothing_pending': ('无待安装更新，未做变更', 'Nothing pending; nothing changed'),
+    # disaster recovery (issue #10, R7: roles/dr_drill, 灾难恢复演练记录, 灾难恢复计划, the monthly
+    # report's drills)
+    'dr_drill_title': ('灾难恢复演练记录', 'Disaster-recovery drill record'),
+    'dr_plan_title': ('灾难恢复计划（应急预案）', 'Disaster-recovery plan'),
+    'dr_summary': ('本期灾难恢复演练 {drills} 次，成功 {ok} 次，未成功 {failed} 次。',
+                   'In this period: {drills} disaster-recovery drills, {ok} succeeded, {failed} did not.'),
+    'sec_dr_drills': ('灾难恢复演练', 'Disaster-recovery drills'),
+    'sec_dr_steps': ('演练步骤', 'Drill steps'),
+    'no_dr_drills': ('本期没有灾难恢复演练记录。', 'No disaster-recovery drill in this period.'),
+    'dr_note': (
+        '灾难恢复演练在备用主机上恢复源数据库主机最新的已校验备份（校验和与清单一致），在其上启动业务服务并运行健康检查；'
+        '恢复用时自第一步开始至健康检查通过，与恢复时间目标（RTO）比较。'
+        '任何一步失败或未执行、或超过 RTO 目标，'
+        '演练均记为未成功。演练结束后停止备用主机上的服务并删除恢复的数据库（真实恢复时保留运行）。',
+        'A disaster-recovery drill restores the newest verified backup of the source database host '
+        '(its checksum '
+        'matching its manifest) on a standby host, starts the service there and runs its health check; the '
+        'recovery time runs from the first step to a passed health check and is compared with the RTO '
+        'target. A '
+        'drill with any step failed or not done, or beyond the RTO target, is never counted as a success. '
+        'Afterwards the service on the standby is stopped and the restored database dropped (a real recovery '
+        'leaves them running).'),
+    'col_dr_standby': ('备用主机', 'Standby host'),
+    'col_dr_source': ('源数据库主机', 'Source host'),
+    'col_dr_recovery': ('实测恢复用时（秒）', 'Recovery time (s)'),
+    'col_dr_step': ('步骤', 'Step'),
+    'col_dr_started': ('开始时间', 'Started'),
+    'col_dr_seconds': ('用时（秒）', 'Time (s)'),
+    'col_dr_note': ('说明', 'Note'),
+    'dr_step_ok': ('成功', 'Succeeded'),
+    'dr_step_failed': ('失败', 'Failed'),
+    'dr_step_not_done': ('未执行', 'Not done'),
+    'dr_step_left_running': ('保留运行', 'Left running'),
+    'dr_not_measured': ('未测得', 'not measured'),
+    'item_dr:verify': ('校验最新备份', 'Verify the newest backup'),
+    'item_dr:transfer': ('备份传送到备用主机', 'Transfer to the standby'),
+    'item_dr:restore': ('恢复数据库', 'Restore the database'),
+    'item_dr:start': ('启动业务服务', 'Start the service'),
+    'item_dr:health': ('服务健康检查', 'Service health check'),
+    'item_dr:recovery': ('恢复用时（RTO）', 'Recovery time (RTO)'),
+    'item_dr:cleanup': ('演练后清理', 'Cleanup after the drill'),
+    'reason_dr:verify_backup_unverified': ('没有可用的已校验备份（无备份，或校验和与清单不符）',
+                                           'No verified backup (none found, or its checksum does not match '
+                                           'its manifest)'),
+    'reason_dr:transfer_transfer_failed': ('备份未能完整传送到备用主机',
+                                           'The backup did not reach the standby intact'),
+    'reason_dr:restore_restore_failed': ('备份在备用主机上恢复失败', 'The restore on the standby failed'),
+    'reason_dr:restore_database_exists': ('备用主机上已有同名数据库，未做任何变更（可能是上次恢复保留运行）',
+                                          'The standby already has a database of that name; nothing was '
+                                          'changed (a recovery left running?)'),
+    'reason_dr:start_start_failed': ('业务服务未能在备用主机上启动',
+                                     'The service did not start on the standby'),
+    'reason_dr:health_unhealthy': ('业务服务在备用主机上未通过健康检查',
+                                   'The service failed its health check on the standby'),
+    'reason_dr:recovery_rto_missed': ('恢复用时 {value} 秒，超过 RTO 目标 {limit} 秒',
+                                      'Recovery took {value} s, beyond the RTO target of {limit} s'),
+    'reason_dr:recovery_not_recovered': ('恢复未完成，未测得恢复用时', 'The recovery did not complete; no '
+                                         'recovery time'),
+    'reason_dr:cleanup_cleanup_failed': ('演练后未能停止服务或删除恢复的数据库',
+                                         'The drill could not stop the service or drop the restored '
+                                         'database'),
+    'reason_step_failed': ('该步骤失败', 'The step failed'),
+    'reason_left_running': ('按要求在备用主机上保留运行', 'Left running on the standby, as asked'),
+    'reason_not_done': ('前一步失败或演练中止，该步骤未执行',
+                        'Not done: an earlier step failed or the drill stopped'),
+    # the monthly report's drills
+    'sec_report_drills': ('恢复演练与灾难恢复演练', 'Restore and disaster-recovery drills'),
+    'no_report_drills': ('本期没有恢复演练或灾难恢复演练。',
+                         'No restore or disaster-recovery drill in this period.'),
+    'col_drill_kind': ('演练类型', 'Drill'),
+    'col_drill_what': ('备份集或备份', 'Backup set or backup'),
+    # the DR plan
+    'sec_dr_plan_scope': ('适用范围', 'Scope'),
+    'dr_plan_intro': (
+        '本计划依据资产清单与运维记录生成，适用于下列系统。各系统的恢复点目标（RPO）为备份集的要求，'
+        '恢复时间目标（RTO）为 {rto} 分钟；「最近灾难恢复演练」列出每个系统'
+        '最近一次灾难恢复演练的实测恢复用时。'
+        '发生灾难时按对应场景的步骤执行，并通知下列联系人。',
+        'This plan is generated from the inventory and the maintenance records and covers the systems below. '
+        "Each system's recovery point objective (RPO) is its backup sets' requirement; the recovery time "
+        'objective (RTO) is {rto} minutes; "Last DR drill" gives the measured recovery time of each '
+        'system\'s most recent disaster-recovery drill. In a disaster, follow the steps of the matching '
+        'scenario and inform the contacts below.'),
+    'sec_dr_plan_systems': ('系统与恢复目标', 'Systems and recovery targets'),
+    'sec_dr_plan_hosts': ('主机与角色', 'Hosts and roles'),
+    'sec_dr_plan_backups': ('备份存放位置', 'Where the backups live'),
+    'sec_dr_plan_steps': ('各场景处置步骤', 'Steps per scenario'),
+    'sec_dr_plan_contacts': ('联系人', 'Contacts'),
+    'dr_plan_no_hosts': ('资产清单中没有主机。', 'No host in the inventory.'),
+    'dr_plan_no_backups': ('资产清单中没有描述备份集。', 'No backup set described in the inventory.'),
+    'dr_plan_never': ('尚无演练记录', 'No drill yet'),
+    'dr_plan_none': ('无', 'none'),
+    'dr_plan_last': ('{time}，{outcome}，恢复用时 {seconds} 秒', '{time}, {outcome}, recovery {seconds} s'),
+    'dr_plan_standby_for': ('{source} 的备用主机（备份集 {set}）', 'Standby for {source} (backup set {set})'),
+    'col_dr_rpo_target': ('RPO 目标（小时）', 'RPO target (h)'),
+    'col_dr_rto_target': ('RTO 目标（分钟）', 'RTO target (min)'),
+    'col_dr_last': ('最近灾难恢复演练', 'Last DR drill'),
+    'col_dr_last_restore': ('最近恢复演练', 'Last restore drill'),
+    'col_dr_roles': ('角色', 'Roles'),
+    'col_dr_databases': ('数据库', 'Databases'),
+    'col_dr_standby_for': ('备用关系', 'Standby for'),
+    'col_dr_format': ('备份格式', 'Format'),
+    'col_dr_where': ('存放位置', 'Location'),
+    'col_dr_contact_role': ('职责', 'Role'),
+    'col_dr_contact_name': ('姓名', 'Name'),
+    'col_dr_contact_phone': ('电话', 'Phone'),
+    'col_dr_scenario': ('场景', 'Scenario'),
+    'col_dr_number': ('序号', 'No.'),
+    'col_dr_action': ('处置步骤', 'Action'),
+    'dr_role_app': ('应用服务器', 'application server'),
+    'dr_role_db': ('数据库服务器', 'database server'),
+    'dr_role_interface': ('接口服务器', 'interface server'),
+    'dr_role_standby': ('备用主机', 'standby host'),
+    'dr_plan_db_lost': ('数据库主机损毁', 'Database host lost'),
+    'dr_plan_db_lost_1': ('确认数据库主机（{db_hosts}）无法在 RTO 内修复，'
+                          '通知项目负责人与医院信息科，启动本预案。',
+                          'Confirm that the database host ({db_hosts}) cannot be repaired within the RTO; '
+                          'inform the project lead and the hospital IT department; start this plan.'),
+    'dr_plan_db_lost_2': ('在备用主机（{standby}）上恢复最新的已校验备份并启动业务服务'
+                          '（运行灾难恢复演练剧本，设为保留运行）。',
+                          'Restore the newest verified backup on the standby ({standby}) and start the '
+                          'service: '
+                          'ansible-playbook playbooks/dr_drill.yml -e dr_drill_leave_running=true.'),
+    'dr_plan_db_lost_3': ('将各应用主机（{app_hosts}）的数据库连接改为备用主机，重启服务并运行健康检查。',
+                          'Point the application hosts ({app_hosts}) at the standby database, restart the '
+                          'service and run its health check.'),
+    'dr_plan_db_lost_4': ('核对恢复数据的最新时间（实际 RPO），由临床科室补录其后的治疗记录。',
+                          'Check the newest time in the restored data (the RPO achieved); the clinical staff '
+                          're-enter the treatments recorded after it.'),
+    'dr_plan_db_lost_5': ('记录恢复用时，填写灾难恢复演练记录并由医院信息科确认签字。',
+                          'Record the recovery time, complete the disaster-recovery record and have the '
+                          'hospital IT department sign it.'),
+    'dr_plan_app_lost': ('应用主机损毁', 'Application host lost'),
+    'dr_plan_app_lost_1': ('确认损毁的应用主机，在其余应用主机（{app_hosts}）上继续提供服务并运行健康检查。',
+                           'Identify the lost application host; keep the service on the other application '
+                           'hosts ({app_hosts}) and run their health checks.'),
+    'dr_plan_app_lost_2': ('无其余应用主机可用时，在备用主机（{standby}）上安装并启动业务服务，'
+                           '连接生产数据库。',
+                           'With no other application host, install and start the service on the standby '
+                           '({standby}) against the production database.'),
+    'dr_plan_app_lost_3': ('重建损毁的主机：安装操作系统与当前版本的业务软件（升级剧本），运行巡检确认。',
+                           'Rebuild the lost host: operating system and the current release of the service '
+                           '(the upgrade playbook); confirm with an inspection.'),
+    'dr_plan_ransomware': ('勒索病毒', 'Ransomware'),
+    'dr_plan_ransomware_1': ('立即断开受感染主机的网络，保留现场，通知项目负责人与医院信息科。',
+                             'Disconnect the infected hosts from the network at once, keep the evidence, '
+                             'inform the project lead and the hospital IT department.'),
+    'dr_plan_ransomware_2': ('依据备份检查记录与恢复演练记录，找出感染前最后一份校验通过且演练成功的备份。',
+                             'From the backup check and restore drill records, find the last backup before '
+                             'the '
+                             'infection that was verified and drilled successfully.'),
+    'dr_plan_ransomware_3': ('在干净的备用主机（{standby}）上恢复该备份并启动业务服务'
+                             '（运行灾难恢复演练剧本，指定该备份，设为保留运行）。',
+                             'Restore that backup on a clean standby ({standby}) and start the service '
+                             '(the DR '
+                             'drill playbook with that backup, left running).'),
+    'dr_plan_ransomware_4': ('重置所有账户与数据库密码，清除并重建受感染主机后再接入网络。',
+                             'Reset every account and database password; wipe and rebuild the infected hosts '
+                             'before they rejoin the network.'),
+    'dr_plan_ransomware_5': ('核对丢失时段（实际 RPO），由临床科室补录治疗记录；'
+                             '恢复用时不超过 RTO 目标 {rto} 分钟。',
+                             'Check the period lost (the RPO achieved); the clinical staff re-enter the '
+                             'treatments; the recovery should stay within the RTO target of {rto} minutes.'),
 }
 
 

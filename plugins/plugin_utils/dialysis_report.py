@@ -128,8 +128,8 @@ def build_report(params, template_dir, now=None):
     params: records_dir, output_dir (the hospital's documents root; one folder
     per period below it), annotations_dir, period, month, quarter, language,
     timezone, expected_hosts {host: system}, not_inspectable [host],
-    project_lead, hospital, hospital_id, documents [names] (default: the
-    inspection sheet and report), formats [xlsx, html, pdf, docx] (empty: each
+    project_lead, hospital, hospital_id, dr_plan (the DR plan's inventory facts),
+    documents [names] (default: the inspection sheet and report), formats [xlsx, html, pdf, docx] (empty: each
     document's own), check_mode.
     """
     language = params['language']
@@ -161,7 +161,7 @@ def build_report(params, template_dir, now=None):
            'expected_hosts': dict(params.get('expected_hosts') or {}),
            'not_inspectable': list(params.get('not_inspectable') or []),
            'project_lead': params.get('project_lead') or '', 'hospital': params.get('hospital') or '',
-           'hospital_id': hospital_id}
+           'hospital_id': hospital_id, 'dr_plan': dict(params.get('dr_plan') or {})}
 
     # 1. Models (read only), then the engineers' annotations: a malformed file
     #    stops everything here, before anything is written.

@@ -150,3 +150,32 @@ def test_every_lab_system_has_a_live_treatment_check_the_guard_accepts(written):
     # Only the hemodialysis service counts treatments; it answers on its own app host.
     assert [(c['system'], c['check_host'], c['url']) for c in guard_plan['checks']] == [
         ('hemodialysis', 'hd-app-01', 'http://127.0.0.1:8080/treatments/running')]
+
+
+def test_the_standby_is_not_started_by_default_and_is_a_dr_target_when_asked(tmp_path, written):
+    import health_check  # plugins/modules (conftest puts it on the path)
+
+    _inventory, data, _argv = written
+    assert 'hd-standby-01' not in data['hosts']          # make lab, molecule lab, the bench
+    assert not (data['children'].get('standby') or {}).get('hosts')
+    inventory = tmp_path / 'standby'
+    assert labctl.main(['inventory', '--inventory', str(inventory), '--prefix', 'utlab',
+                        '--base-port', '2640', '--hosts', 'hd-db-01,hd-app-01,hd-standby-01',
+                        '--key', str(tmp_path / 'k')]) == 0
+    with open(inventory / 'hosts.yml', encoding='utf-8') as handle:
+        data = yaml.safe_load(handle)['all']
+    children, standby = data['children'], data['hosts']['hd-standby-01']
+    assert list(children['standby']['hosts']) == ['hd-standby-01']
+    assert list(children['lab_standby']['hosts']) == ['hd-standby-01']
+    assert 'hd-standby-01' in children['hemodialysis']['hosts']
+    assert 'hd-standby-01' not in children['lab_service']['hosts']
+    dr = standby['dialysis_dr_standby']
+    assert dr['source_host'] == 'hd-db-01' and dr['backup_set'] in [
+        s['name'] for s in data['hosts']['hd-db-01']['dialysis_backup_sets']]
+    assert health_check.validate_checks(dr['health_checks']) == []
+    assert [c['name'] for c in dr['health_checks']] == ['service', 'http', 'version', 'port', 'process']
+    # The service is stopped between drills: an inspection does not expect it; its database is its own.
+    assert standby['inspection_services'] == ['postgresql@15-main.service', 'ssh.service']
+    assert standby['lab_service_database']['host'] == '127.0.0.1'
+    assert 'dialysis_backup_sets' not in standby
+    assert standby['lab_published_ports'] == {'22': 2647, '8080': 2652, '5432': 2664}

@@ -343,3 +343,87 @@ def test_a_damaged_index_page_fails_the_integrity_check():
     assert record['outcome'] == 'failed' and integrity['status'] == 'critical', integrity
     assert 'patient_pkey' in integrity['failed_objects']
     assert scratch_databases() == []
+
+
+# -- the disaster-recovery drill (hd-standby-01) --------------------------------------------
+
+def standby():
+    return guard_lab.host('hd-standby-01')
+
+
+def standby_databases():
+    out = standby().run('runuser -u postgres -- psql -X -A -t -d postgres '
+                        '-c "SELECT datname FROM pg_database"')
+    assert out.rc == 0, out.stderr
+    return out.stdout.split()
+
+
+def dr_drill(extra=None):
+    before = os.listdir(RECORDS)
+    proc, verdicts, _overrides = guard_lab.allowed_run('dr_drill.yml', extra)
+    assert [v['decision'] for v in verdicts] == ['allowed'], verdicts
+    found = records(files_of_run(before), 'dr_drill')
+    assert len(found) == 1, found
+    return proc, found[0], dict((i['item'], i) for i in found[0]['items'])
+
+
+def test_the_dr_drill_brings_the_service_up_on_the_standby_and_measures_the_recovery_time():
+    patients = psql('hemodialysis', 'SELECT count(*) FROM patient')
+    assert 'hemodialysis' not in standby_databases()
+    assert standby().run('systemctl is-active dialysis-service.service').stdout.strip() != 'active'
+    # 1. A real recovery: left running, so what it brought up can be looked at.
+    proc, record, items = dr_drill({'dr_drill_leave_running': True})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert record['outcome'] == 'ok' and record['status'] == 'ok', record['items']
+    for step in ('verify', 'transfer', 'restore', 'start', 'health'):
+        assert items['dr:' + step]['status'] == 'ok' and items['dr:' + step]['value'] >= 0, items
+    steps_sum = sum(items['dr:' + s]['value'] for s in ('verify', 'transfer', 'restore', 'start', 'health'))
+    assert 0 < steps_sum <= record['recovery_seconds'] <= record['rto_target_seconds']
+    assert record['backup'] == newest(PG_DIR, '*.dump').rsplit('/', 1)[-1]
+    assert items['dr:cleanup']['reason'] == 'left_running' and record['ticket'] == guard_lab.TICKET
+    assert re.search(r'recovery time [0-9.]+ s against the RTO target', proc.stdout), proc.stdout[-2000:]
+    # The service runs on the standby against the restored copy of the hemodialysis database.
+    assert standby().run('systemctl is-active dialysis-service.service').stdout.strip() == 'active'
+    out = standby().run('runuser -u postgres -- psql -X -A -t -d hemodialysis '
+                        '-c "SELECT count(*) FROM patient"')
+    assert out.stdout.strip() == patients
+    health = standby().run('python3 -c "import urllib.request as u; '
+                           'print(u.urlopen(\'http://127.0.0.1:8080/health\', timeout=5).read().decode())"')
+    assert json.loads(health.stdout)['status'] == 'ok' and json.loads(health.stdout)['database'] == 'ok'
+
+    # 2. A drill now finds that database: it changes nothing and is recorded failed, never a success.
+    proc, record, items = dr_drill()
+    assert proc.returncode != 0
+    assert record['outcome'] == 'failed' and items['dr:restore']['reason'] == 'database_exists', items
+    assert items['dr:start']['reason'] == 'not_done' and items['dr:health']['reason'] == 'not_done'
+    assert 'recovery_seconds' not in record
+    assert standby().run('systemctl is-active dialysis-service.service').stdout.strip() == 'active'
+    assert 'hemodialysis' in standby_databases()
+
+    # 3. A drill replacing it: recovers again, then stops the service and drops the database.
+    proc, record, items = dr_drill({'dr_drill_replace': True})
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert record['outcome'] == 'ok' and items['dr:cleanup']['status'] == 'ok'
+    assert standby().run('systemctl is-active dialysis-service.service').stdout.strip() != 'active'
+    assert 'hemodialysis' not in standby_databases()
+    assert standby().run('ls /var/tmp/dialysis-dr').rc != 0
+    assert psql('hemodialysis', 'SELECT count(*) FROM patient') == patients
+
+    # 4. The documents: the drill record and the plan with the measured recovery time.
+    docs = os.path.join(guard_lab.EPHEMERAL, 'docs')
+    env = dict(os.environ, **guard_lab.PASSWORDS, DIALYSIS_REPORTS_DIR=docs)
+    report = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', guard_lab.INVENTORY,
+         os.path.join(PROJECT, 'playbooks', 'report.yml'), '-e',
+         json.dumps({'report_documents': ['dr_drill_record', 'dr_plan'], 'report_formats': ['html']})],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert report.returncode == 0, report.stdout[-3000:]
+    texts = {}
+    for folder, _dirs, files in os.walk(docs):
+        for name in files:
+            if name.endswith('.html'):
+                with open(os.path.join(folder, name), encoding='utf-8') as handle:
+                    texts[name.split('-20')[0]] = re.sub(r'\s+', '', re.sub(r'<[^>]+>', ' ', handle.read()))
+    assert '本期灾难恢复演练3次，成功2次，未成功1次' in texts['dr-drill-record']
+    seconds = ('%g' % record['recovery_seconds'])
+    assert '成功，恢复用时%s秒' % seconds in texts['dr-plan'], texts['dr-plan'][:3000]
