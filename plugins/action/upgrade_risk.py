@@ -103,16 +103,23 @@ class ActionModule(ActionBase):
         hosts = {}
         for name in names:
             values = hostvars.get(name) or {}
-            hosts[name] = dict((key, self._templar.template(values.get(var))) for key, var in (
-                ('system', 'dialysis_system'), ('hours', 'dialysis_treatment_hours'),
-                ('check', 'dialysis_treatment_check')))
+            hosts[name] = dict(
+                (key, self._templar.template(values.get(var)))
+                for key, var in (
+                    ('system', 'dialysis_system'),
+                    ('hours', 'dialysis_treatment_hours'),
+                    ('check', 'dialysis_treatment_check'),
+                )
+            )
         return hosts
 
     def _planned_guard(self, task_vars, args, hosts, now):
         """The guard's verdict at the planned time, from its calendar (the live count of
         treatments is taken by the guard when the upgrade runs)."""
         inventory_hosts = set((task_vars.get('groups') or {}).get('all') or [])
-        gplan, errors = guard_plan(self._guard_hosts(task_vars, hosts), inventory_hosts, ticket=args['ticket'])
+        gplan, errors = guard_plan(
+            self._guard_hosts(task_vars, hosts), inventory_hosts, ticket=args['ticket']
+        )
         if errors:
             raise RiskError('treatment-guard settings: ' + '; '.join(errors))
         entry = gplan['systems'].get(args['system']) or next(iter(gplan['systems'].values()), None)
@@ -123,9 +130,12 @@ class ActionModule(ActionBase):
         out = verdict['systems'].get(args['system']) or {}
         return planned, {
             'decision': 'refused' if set(reasons) & {'in_shift', 'check_missing'} else 'allowed',
-            'reasons': reasons, 'planned': planned.astimezone(tz).strftime('%Y-%m-%d %H:%M'),
-            'in_shift': out.get('in_shift'), 'source': out.get('check_source'),
-            'calendar': {'timezone': out.get('timezone'), 'days': out.get('days'), 'hours': out.get('hours')}}
+            'reasons': reasons,
+            'planned': planned.astimezone(tz).strftime('%Y-%m-%d %H:%M'),
+            'in_shift': out.get('in_shift'),
+            'source': out.get('check_source'),
+            'calendar': {'timezone': out.get('timezone'), 'days': out.get('days'), 'hours': out.get('hours')},
+        }
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -133,14 +143,21 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         errors = override_errors(args['override_reason'], args['override_operator'])
         if args['database_rollback'] not in ('auto', 'down', 'restore'):
-            errors.append('upgrade_database_rollback: expected one of auto, down, restore, got %r'
-                          % args['database_rollback'])
+            errors.append(
+                'upgrade_database_rollback: expected one of auto, down, restore, got %r'
+                % args['database_rollback']
+            )
         if args['drill_max_age_days'] <= 0:
-            errors.append('upgrade_risk_drill_max_age_days: expected a number of days > 0, got %r'
-                          % args['drill_max_age_days'])
+            errors.append(
+                'upgrade_risk_drill_max_age_days: expected a number of days > 0, got %r'
+                % args['drill_max_age_days']
+            )
         if errors:
-            return dict(result, failed=True, msg='Invalid risk assessment settings (nothing was changed): '
-                        + '; '.join(errors))
+            return dict(
+                result,
+                failed=True,
+                msg='Invalid risk assessment settings (nothing was changed): ' + '; '.join(errors),
+            )
         now = datetime.datetime.now(datetime.timezone.utc)
         try:
             if isinstance(args['guard'], dict) and args['guard'].get('decision'):
@@ -157,15 +174,30 @@ class ActionModule(ActionBase):
         known = release is not None or args['version'] in on_disk
         if release is None:
             release = on_disk.get(args['version']) or {}
-        operation = next((m['manifest']['operation'] for m in manifests
-                          if isinstance(m.get('manifest'), dict) and m['manifest'].get('operation')), None)
+        operation = next(
+            (
+                m['manifest']['operation']
+                for m in manifests
+                if isinstance(m.get('manifest'), dict) and m['manifest'].get('operation')
+            ),
+            None,
+        )
         status = _json(args['status'])
         running = [m.get('current_version') for m in manifests]
-        v_from = (operation or {}).get('from') if operation and operation.get('kind') == 'upgrade' \
+        v_from = (
+            (operation or {}).get('from')
+            if operation and operation.get('kind') == 'upgrade'
             else (running[0] if running else None)
+        )
         bset = backup_set(args['backup_sets'], args['database'])
-        found = next((f for f in args['backup_found'] if isinstance(f, dict)
-                      and (f.get('item') or {}).get('name') == (bset or {}).get('name')), None)
+        found = next(
+            (
+                f
+                for f in args['backup_found']
+                if isinstance(f, dict) and (f.get('item') or {}).get('name') == (bset or {}).get('name')
+            ),
+            None,
+        )
         run = current_run()
         drills, tests = [], []
         if run and run.get('records_dir'):
@@ -174,56 +206,99 @@ class ActionModule(ActionBase):
             for record in store.records(since, now + datetime.timedelta(days=1)):
                 if record['context'].get('check_mode'):
                     continue
-                if record.get('kind') == 'restore_drill' and bset and record.get('set') == bset.get('name') \
-                        and record['context'].get('host') in (args['db_host'], None):
+                if (
+                    record.get('kind') == 'restore_drill'
+                    and bset
+                    and record.get('set') == bset.get('name')
+                    and record['context'].get('host') in (args['db_host'], None)
+                ):
                     drills.append(record)
                 elif record.get('kind') == 'upgrade' and record.get('system') == args['system']:
                     tests.append(record)
         facts = {
-            'system': args['system'], 'version_from': v_from, 'version_to': args['version'],
-            'running': running, 'operation': operation, 'apps': args['apps'], 'db_host': args['db_host'],
-            'database': args['database'], 'release': release, 'release_known': known, 'down': down,
+            'system': args['system'],
+            'version_from': v_from,
+            'version_to': args['version'],
+            'running': running,
+            'operation': operation,
+            'apps': args['apps'],
+            'db_host': args['db_host'],
+            'database': args['database'],
+            'release': release,
+            'release_known': known,
+            'down': down,
             'applied': [m.get('version') for m in status.get('applied') or [] if isinstance(m, dict)],
             'schema_now': status.get('schema'),
             'tarball_size': os.path.getsize(args['tarball']) if os.path.isfile(args['tarball']) else None,
-            'app_free': dict((r.get('item'), int(r['stdout_lines'][-1])) for r in args['app_space']
-                             if isinstance(r, dict) and r.get('stdout_lines')
-                             and str(r['stdout_lines'][-1]).strip().isdigit()),
-            'db_space': _json((args['db_space'] or {}).get('stdout')) if isinstance(args['db_space'], dict)
+            'app_free': dict(
+                (r.get('item'), int(r['stdout_lines'][-1]))
+                for r in args['app_space']
+                if isinstance(r, dict)
+                and r.get('stdout_lines')
+                and str(r['stdout_lines'][-1]).strip().isdigit()
+            ),
+            'db_space': _json((args['db_space'] or {}).get('stdout'))
+            if isinstance(args['db_space'], dict)
             else None,
             'health': dict((r.get('item'), r) for r in args['health'] if isinstance(r, dict)),
             'collector': args['collector'] if isinstance(args['collector'], dict) else None,
-            'backup_set': bset, 'backup': newest_backup(found),
+            'backup_set': bset,
+            'backup': newest_backup(found),
             'backup_error': (found or {}).get('msg') if (found or {}).get('failed') else None,
-            'drills': drills, 'drill_max_age_days': args['drill_max_age_days'], 'guard': guard,
+            'drills': drills,
+            'drill_max_age_days': args['drill_max_age_days'],
+            'guard': guard,
             'test': {'hosts': args['test_hosts'], 'records': tests},
-            'database_rollback': args['database_rollback'], 'health_wait': args['health_wait'],
-            'planned_at': planned, 'ticket': args['ticket'], 'reason': args['reason'],
+            'database_rollback': args['database_rollback'],
+            'health_wait': args['health_wait'],
+            'planned_at': planned,
+            'ticket': args['ticket'],
+            'reason': args['reason'],
         }
         try:
             record, text = assess(facts, now=now)
         except RecordError as exc:
             return dict(result, failed=True, msg='upgrade_risk built an invalid record (bug): %s' % exc)
-        check_mode = bool(self._task.check_mode if self._task.check_mode is not None
-                          else self._play_context.check_mode)
+        check_mode = bool(
+            self._task.check_mode if self._task.check_mode is not None else self._play_context.check_mode
+        )
         refused = False
         if args['gate'] and any(i.get('reason') == 'nothing_to_do' for i in record['items']):
             # The upgrade will change nothing (and writes no record): neither does its assessment.
-            return dict(result, changed=False, verdict=record['verdict'], gate='passed', blockers=[],
-                        conditions=[], msg='%s runs %s already with nothing to migrate: nothing to assess'
-                        % (args['system'], args['version']))
+            return dict(
+                result,
+                changed=False,
+                verdict=record['verdict'],
+                gate='passed',
+                blockers=[],
+                conditions=[],
+                msg='%s runs %s already with nothing to migrate: nothing to assess'
+                % (args['system'], args['version']),
+            )
         if args['gate']:
             record, refused = gate(record, args['override_reason'], args['override_operator'])
-        result.update(changed=False, record=record, verdict=record['verdict'], gate=record['gate'],
-                      blockers=record['blockers'], conditions=record['conditions'], msg=text)
+        result.update(
+            changed=False,
+            record=record,
+            verdict=record['verdict'],
+            gate=record['gate'],
+            blockers=record['blockers'],
+            conditions=record['conditions'],
+            msg=text,
+        )
         if record['gate'] == 'overridden':
-            result['msg'] = ('RISK ASSESSMENT "NO GO" OVERRIDDEN by %s (reason: %s); recorded. %s'
-                             % (record['operator'], record['override_reason'], text))
+            result['msg'] = 'RISK ASSESSMENT "NO GO" OVERRIDDEN by %s (reason: %s); recorded. %s' % (
+                record['operator'],
+                record['override_reason'],
+                text,
+            )
             display.warning(result['msg'])
         elif refused:
-            result['msg'] = ('The upgrade is refused by its risk assessment; nothing was changed. %s. To go ahead '
-                             "anyway (recorded): -e upgrade_risk_override_reason='<why this cannot wait>' "
-                             "-e upgrade_risk_override_operator='<your name>'." % text)
+            result['msg'] = (
+                'The upgrade is refused by its risk assessment; nothing was changed. %s. To go ahead '
+                "anyway (recorded): -e upgrade_risk_override_reason='<why this cannot wait>' "
+                "-e upgrade_risk_override_operator='<your name>'." % text
+            )
             if check_mode:
                 display.warning('Check mode: ' + result['msg'])
             else:

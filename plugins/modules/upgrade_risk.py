@@ -78,7 +78,7 @@ options:
     elements: raw
     default: []
   db_space:
-    description: The registered result whose stdout is C({"database_bytes", "free_bytes"}) of the database host.
+    description: The database host's registered result; its stdout is C({"database_bytes", "free_bytes"}).
     type: raw
   backup_sets:
     description: The database host's C(dialysis_backup_sets).
@@ -86,16 +86,16 @@ options:
     elements: raw
     default: []
   backup_found:
-    description: The registered ansible.builtin.find results, one per backup set (each with its C(item), the set).
+    description: The registered ansible.builtin.find results, one per backup set (C(item) is the set).
     type: list
     elements: raw
     default: []
   planned_at:
-    description: The planned start (ISO time; without a zone, in the system's calendar time zone); empty = now.
+    description: The planned start (ISO time; without a zone, in the calendar's time zone); empty = now.
     type: str
     default: ""
   drill_max_age_days:
-    description: A successful restore drill of an older backup of the set counts (as a condition) up to this age.
+    description: A successful drill of an older backup of the set counts (as a condition) up to this age.
     type: float
     default: 31
   test_hosts:
@@ -120,8 +120,8 @@ options:
     type: str
     default: ""
   guard:
-    description: This run's treatment-hours guard verdict (treatment_guard_result.dialysis_guard); omitted = the
-      guard's calendar at O(planned_at).
+    description: This run's treatment-hours guard verdict (treatment_guard_result.dialysis_guard); omitted =
+      the guard's calendar at O(planned_at).
     type: raw
   gate:
     description: Act on the verdict - fail on C(no_go) unless overridden (playbooks/upgrade.yml).

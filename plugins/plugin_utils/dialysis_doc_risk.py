@@ -67,7 +67,11 @@ def reasons_text(t, record):
 def gate_text(t, record):
     gate = record.get('gate') or 'assessed'
     if gate == 'overridden':
-        return t('risk_gate_overridden', operator=record.get('operator') or '', reason=record.get('override_reason'))
+        return t(
+            'risk_gate_overridden',
+            operator=record.get('operator') or '',
+            reason=record.get('override_reason'),
+        )
     return t('risk_gate_' + gate)
 
 
@@ -87,9 +91,14 @@ def _backup(t, record, tz):
         return t('risk_backup_no_set')
     if reason == 'no_backup':
         return t('risk_backup_none', set=backup.get('set'))
-    return t('risk_backup_too_old' if reason == 'too_old' else 'risk_backup_ok', name=backup.get('newest'),
-             set=backup.get('set'), taken=_time(t, backup.get('taken'), tz),
-             age=format_number(backup.get('age_hours')), rpo=format_number(backup.get('rpo_hours')))
+    return t(
+        'risk_backup_too_old' if reason == 'too_old' else 'risk_backup_ok',
+        name=backup.get('newest'),
+        set=backup.get('set'),
+        taken=_time(t, backup.get('taken'), tz),
+        age=format_number(backup.get('age_hours')),
+        rpo=format_number(backup.get('rpo_hours')),
+    )
 
 
 def _drill(t, record, tz):
@@ -99,9 +108,14 @@ def _drill(t, record, tz):
     if item is None:
         return t('risk_drill_no_set')
     reason = item.get('reason')
-    figures = dict(set=backup.get('set'), backup=drill.get('backup'), time=_time(t, drill.get('time'), tz),
-                   days=format_number(drill.get('age_days')), limit=format_number(drill.get('max_age_days')),
-                   rto=format_number(drill.get('rto_seconds')))
+    figures = dict(
+        set=backup.get('set'),
+        backup=drill.get('backup'),
+        time=_time(t, drill.get('time'), tz),
+        days=format_number(drill.get('age_days')),
+        limit=format_number(drill.get('max_age_days')),
+        rto=format_number(drill.get('rto_seconds')),
+    )
     if reason == 'drill_failed':
         return t('risk_drill_failed', set=backup.get('set'), time=_time(t, drill.get('failed_time'), tz))
     if reason == 'never_drilled':
@@ -118,14 +132,20 @@ def _disk(t, record):
     for ident, item in sorted(_items(record).items()):
         if not str(ident).startswith('risk:disk:'):
             continue
-        host = ident[len('risk:disk:'):]
+        host = ident[len('risk:disk:') :]
         if item.get('reason') == 'not_read':
             parts.append(t('risk_disk_not_read', host=host))
             continue
         need = item.get('need_bytes')
         key = 'risk_disk_short' if item.get('status') == 'critical' else 'risk_disk_ok'
-        parts.append(t(key if need else 'risk_disk_free', host=host, free=human_bytes(item.get('value')),
-                       need=human_bytes(need)))
+        parts.append(
+            t(
+                key if need else 'risk_disk_free',
+                host=host,
+                free=human_bytes(item.get('value')),
+                need=human_bytes(need),
+            )
+        )
     return _join(t, parts) or t('upgrade_none')
 
 
@@ -139,7 +159,12 @@ def _guard(t, record):
         return t('risk_guard_in_shift', planned=planned, tz=zone)
     if reason == 'guard_check_missing':
         return t('risk_guard_check_missing')
-    if reason and reason.startswith('guard_') and reason != 'guard_overridden' and reason != 'guard_no_ticket':
+    if (
+        reason
+        and reason.startswith('guard_')
+        and reason != 'guard_overridden'
+        and reason != 'guard_no_ticket'
+    ):
         return t('risk_guard_refused')
     if reason == 'guard_overridden':
         return t('risk_guard_overridden')
@@ -155,7 +180,7 @@ def _health(t, record):
     for ident, item in sorted(_items(record).items()):
         if not str(ident).startswith('risk:health:'):
             continue
-        host = ident[len('risk:health:'):]
+        host = ident[len('risk:health:') :]
         if item.get('status') == 'ok':
             parts.append(t('risk_health_ok', host=host))
         elif item.get('reason') == 'interrupted_run':
@@ -164,8 +189,12 @@ def _health(t, record):
             parts.append(t('risk_health_bad', host=host))
     collector = _items(record).get('risk:collector')
     if collector is not None:
-        parts.append(t('upgrade_collector_ok' if collector.get('status') == 'ok' else 'upgrade_collector_silent',
-                       age=format_number(collector.get('value'))))
+        parts.append(
+            t(
+                'upgrade_collector_ok' if collector.get('status') == 'ok' else 'upgrade_collector_silent',
+                age=format_number(collector.get('value')),
+            )
+        )
     return _join(t, parts) or t('upgrade_none')
 
 
@@ -182,8 +211,13 @@ def _reversibility(t, record):
         return t('risk_rev_down', pending=pending)
     why = t('risk_rev_why_setting') if not missing else t('risk_rev_why_missing', missing=missing)
     rto = rev.get('restore_estimate_seconds')
-    return _join(t, [t('risk_rev_restore', why=why),
-                     t('risk_rev_estimate', rto=format_number(rto)) if rto is not None else ''])
+    return _join(
+        t,
+        [
+            t('risk_rev_restore', why=why),
+            t('risk_rev_estimate', rto=format_number(rto)) if rto is not None else '',
+        ],
+    )
 
 
 def environment_text(t, test, version_to, tz):
@@ -196,14 +230,22 @@ def environment_text(t, test, version_to, tz):
     if not test.get('outcome'):
         return t('risk_test_not_tested', hosts=', '.join(test['hosts']), version=version_to)
     key = 'outcome_%s' % test['outcome']
-    return t('risk_test_result', time=_time(t, test.get('time'), tz), hosts=', '.join(test['hosts']),
-             outcome=t(key) if t.has(key) else test['outcome'])
+    return t(
+        'risk_test_result',
+        time=_time(t, test.get('time'), tz),
+        hosts=', '.join(test['hosts']),
+        outcome=t(key) if t.has(key) else test['outcome'],
+    )
 
 
 def plan_text(t, metrics):
     plan = metrics.get('plan') or {}
-    return t('risk_plan', wait=format_number(plan.get('health_wait')), to=plan.get('to'),
-             method=t('upgrade_method_' + str(plan.get('method') or 'none')))
+    return t(
+        'risk_plan',
+        wait=format_number(plan.get('health_wait')),
+        to=plan.get('to'),
+        method=t('upgrade_method_' + str(plan.get('method') or 'none')),
+    )
 
 
 def _fields(t, record, tz):
@@ -232,38 +274,67 @@ def _fields(t, record, tz):
         ('col_ticket', record.get('ticket') or t('upgrade_none')),
         ('risk_field_assessor', rctx.get('operator') or t('upgrade_none')),
     ]
-    return [{'field': t(key), 'value': value if value not in (None, '') else t('upgrade_none')}
-            for key, value in rows]
+    return [
+        {'field': t(key), 'value': value if value not in (None, '') else t('upgrade_none')}
+        for key, value in rows
+    ]
 
 
 def risk_model(store, ctx):
     """The risk assessments of the period (check-mode runs left out), oldest first."""
     t, tz = ctx['t'], ctx['tz']
-    records = [r for r in store.records(ctx['start'], ctx['end'], kind='upgrade_risk')
-               if r.get('verdict') and not r['context'].get('check_mode')]
+    records = [
+        r
+        for r in store.records(ctx['start'], ctx['end'], kind='upgrade_risk')
+        if r.get('verdict') and not r['context'].get('check_mode')
+    ]
     records.sort(key=lambda r: str(r['context'].get('ended') or r['context'].get('started')))
     summary, details = [], []
     for record in records:
         when = parse_time(record['context'].get('ended') or record['context'].get('started')).astimezone(tz)
         versions = '%s → %s' % (record.get('version_from'), record.get('version_to'))
-        summary.append({'time': when.strftime(TIME_FORMAT), 'system': t.system(record.get('system')),
-                        'versions': versions, 'verdict': t('risk_verdict_' + record['verdict']),
-                        'gate': gate_text(t, record), 'ticket': record.get('ticket') or '',
-                        'operator': record.get('operator') or record['context'].get('operator') or '',
-                        '_class': VERDICT_CLASS[record['verdict']]})
-        title = t('risk_detail_title', time=when.strftime(TIME_FORMAT), system=t.system(record.get('system')),
-                  versions=versions)
+        summary.append(
+            {
+                'time': when.strftime(TIME_FORMAT),
+                'system': t.system(record.get('system')),
+                'versions': versions,
+                'verdict': t('risk_verdict_' + record['verdict']),
+                'gate': gate_text(t, record),
+                'ticket': record.get('ticket') or '',
+                'operator': record.get('operator') or record['context'].get('operator') or '',
+                '_class': VERDICT_CLASS[record['verdict']],
+            }
+        )
+        title = t(
+            'risk_detail_title',
+            time=when.strftime(TIME_FORMAT),
+            system=t.system(record.get('system')),
+            versions=versions,
+        )
         details.append({'title': title, 'rows': _fields(t, record, tz)})
-    return {'summary': summary, 'details': details, 'rows': [], 'anomalies': {}, 'not_inspected': [],
-            'bad_lines': list(store.stats.get('bad_lines', []))}
+    return {
+        'summary': summary,
+        'details': details,
+        'rows': [],
+        'anomalies': {},
+        'not_inspected': [],
+        'bad_lines': list(store.stats.get('bad_lines', [])),
+    }
 
 
 def risk_sections(model, ctx):
     t = ctx['t']
-    sections = [Table(SUMMARY_COLUMNS, model['summary'], title=t('risk_sec_summary'), empty=t('risk_none'),
-                      main=True)]
+    sections = [
+        Table(SUMMARY_COLUMNS, model['summary'], title=t('risk_sec_summary'), empty=t('risk_none'), main=True)
+    ]
     for detail in model['details']:
-        sections.append(Table(FIELD_COLUMNS, detail['rows'], title=detail['title'], sheet=t('risk_sec_details')))
-    sections.append(Signatures([(t('vendor_signature'), ctx['project_lead']), (t('hospital_signature'), '')],
-                               title=t('sec_signatures')))
+        sections.append(
+            Table(FIELD_COLUMNS, detail['rows'], title=detail['title'], sheet=t('risk_sec_details'))
+        )
+    sections.append(
+        Signatures(
+            [(t('vendor_signature'), ctx['project_lead']), (t('hospital_signature'), '')],
+            title=t('sec_signatures'),
+        )
+    )
     return sections

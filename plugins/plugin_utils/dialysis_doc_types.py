@@ -25,6 +25,7 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model im
     inspection_model,
     summary_by_system,
 )
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import risk_model, risk_sections
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import (
     Column,
     DocumentType,
@@ -34,7 +35,6 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec imp
     Trends,
     register,
 )
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import risk_model, risk_sections
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_upgrade import (
     upgrade_model,
     upgrade_sections,

@@ -13,7 +13,10 @@ change ticket and the operator - every value from the run's record
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import ANOMALY_STATUSES
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import environment_text, risk_text
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import (
+    environment_text,
+    risk_text,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import Column, Signatures, Table
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import format_number
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import parse_time
@@ -148,7 +151,10 @@ def _fields(t, record, tz):
         ),
         ('field_notes', (metrics.get('release') or {}).get('notes') or t('upgrade_none')),
         ('field_reason', record.get('reason') or t('upgrade_none')),
-        ('field_risk', risk_text(t, metrics.get('risk')) if kind == 'upgrade' else t('risk_rollback_not_assessed')),
+        (
+            'field_risk',
+            risk_text(t, metrics.get('risk')) if kind == 'upgrade' else t('risk_rollback_not_assessed'),
+        ),
         ('field_backup', _backup_text(t, record)),
         ('field_database', _database_text(t, metrics)),
         (

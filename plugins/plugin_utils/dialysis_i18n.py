@@ -269,7 +269,8 @@ CATALOGUE = {
     'upgrade_undone': ('已撤销迁移 {migrations}', 'migrations undone: {migrations}'),
     'upgrade_restored': ('已从迁移前备份恢复', 'restored from the pre-migration backup'),
     'upgrade_no_risk_assessment': ('本次运行未附风险评估（风险评估闸门启用之前的运行）',
-                                   'no risk assessment attached to this run (a run from before the risk gate)'),
+                                   'no risk assessment attached to this run (a run from before the risk '
+                                   'gate)'),
     'upgrade_no_test_environment': ('清单中无测试环境，未在测试环境升级',
                                     'no test environment in the inventory: not tested there'),
     'upgrade_plan': ('在不可回退点（新版本恢复写入）之前，任何健康检查失败即自动回退程序与数据库：'
@@ -295,7 +296,8 @@ CATALOGUE = {
     'risk_sec_summary': ('本期升级风险评估', 'Risk assessments of the period'),
     'risk_sec_details': ('评估明细', 'Assessment details'),
     'risk_none': ('本期无升级风险评估。', 'No upgrade risk assessment in this period.'),
-    'risk_detail_title': ('{time} {system} {versions}（风险评估）', '{time} {system} {versions} (risk assessment)'),
+    'risk_detail_title': ('{time} {system} {versions}（风险评估）',
+                          '{time} {system} {versions} (risk assessment)'),
     'risk_col_verdict': ('评估结论', 'Verdict'),
     'risk_col_gate': ('处理', 'What was done'),
     'risk_field_assessed': ('评估时间', 'Assessed at'),
@@ -330,14 +332,16 @@ CATALOGUE = {
     'risk_code_drill_failed': ('最近一次恢复演练未成功', 'the last restore drill failed'),
     'risk_code_never_drilled': ('备份从未经恢复演练验证', 'the backups were never restore-tested'),
     'risk_code_drill_too_old': ('恢复演练已过期', 'the last successful restore drill is too old'),
-    'risk_code_newest_not_drilled': ('最新备份本身未经恢复演练', 'the newest backup itself was not restore-tested'),
+    'risk_code_newest_not_drilled': ('最新备份本身未经恢复演练',
+                                     'the newest backup itself was not restore-tested'),
     'risk_code_no_space_release': ('应用服务器磁盘空间不足', 'not enough disk for the release'),
     'risk_code_no_space_backup': ('数据库服务器备份空间不足', 'not enough disk for the pre-migration backup'),
     'risk_code_not_read': ('未读取到磁盘空间', 'free disk not read'),
     'risk_code_guard_in_shift': ('计划时间处于治疗时段', 'planned time inside treatment hours'),
     'risk_code_guard_check_missing': ('未配置在治人数检查', 'no treatments-running check configured'),
     'risk_code_guard_treatments_running': ('有治疗正在进行', 'treatments running'),
-    'risk_code_guard_check_unavailable': ('在治人数检查无应答', 'the treatments-running check did not answer'),
+    'risk_code_guard_check_unavailable': ('在治人数检查无应答',
+                                          'the treatments-running check did not answer'),
     'risk_code_guard_refused': ('治疗时段守护拒绝', 'the treatment-hours guard refuses'),
     'risk_code_guard_overridden': ('治疗时段守护被越权放行', 'the treatment-hours guard was overridden'),
     'risk_code_guard_no_ticket': ('尚未提供变更单号', 'no change ticket yet'),
@@ -350,20 +354,25 @@ CATALOGUE = {
     'risk_code_not_tested': ('未在测试环境升级', 'not upgraded on the test environment'),
     'risk_code_test_failed': ('测试环境升级未成功', 'the upgrade failed on the test environment'),
     'risk_backup_no_set': ('数据库服务器未配置该数据库的备份集，无法证明数据可以恢复',
-                           'No backup set of the database is configured: nothing proves the data can be restored'),
+                           'No backup set of the database is configured: nothing proves the data can be '
+                           'restored'),
     'risk_backup_none': ('备份集 {set} 中没有备份', 'No backup in the backup set {set}'),
     'risk_backup_ok': ('{name}（备份集 {set}，{taken}），距今 {age} 小时，在恢复点目标（RPO）{rpo} 小时以内',
                        '{name} (set {set}, {taken}), {age} h old, within the RPO of {rpo} h'),
-    'risk_backup_too_old': ('{name}（备份集 {set}，{taken}），距今 {age} 小时，超过恢复点目标（RPO）{rpo} 小时，'
+    'risk_backup_too_old': ('{name}（备份集 {set}，{taken}），距今 {age} 小时，'
+                            '超过恢复点目标（RPO）{rpo} 小时，'
                             '须先备份',
-                            '{name} (set {set}, {taken}), {age} h old, beyond the RPO of {rpo} h: take a backup '
+                            '{name} (set {set}, {taken}), {age} h old, beyond the RPO of {rpo} h: take a '
+                            'backup '
                             'first'),
     'risk_drill_no_set': ('无备份集，无法做恢复演练', 'no backup set, so no restore drill'),
     'risk_drill_ok': ('最新备份 {backup} 已于 {time} 恢复演练成功（恢复用时 {rto} 秒）',
-                      'The newest backup {backup} was restored by the drill of {time} (restore took {rto} s)'),
+                      'The newest backup {backup} was restored by the drill of {time} (restore took {rto} '
+                      's)'),
     'risk_drill_older_backup': ('最新备份本身未做恢复演练；同一备份集的 {backup} 已于 {time} 演练成功'
                                 '（{days} 天前，恢复用时 {rto} 秒）',
-                                'The newest backup itself was not restore-tested; {backup} of the same set was, '
+                                'The newest backup itself was not restore-tested; {backup} of the same set '
+                                'was, '
                                 'on {time} ({days} days ago, restore took {rto} s)'),
     'risk_drill_too_old': ('备份集 {set} 最近一次成功的恢复演练在 {time}（{days} 天前），超过 {limit} 天',
                            'The last successful restore drill of {set} was on {time} ({days} days ago), more '
@@ -371,10 +380,13 @@ CATALOGUE = {
     'risk_drill_never': ('备份集 {set} 的备份从未经恢复演练验证，须先做恢复演练',
                          'No backup of {set} was ever restore-tested: run a restore drill first'),
     'risk_drill_failed': ('备份集 {set} 最近一次恢复演练（{time}）未成功，恢复能力未得到证明',
-                          'The last restore drill of {set} ({time}) did not succeed: the restore is not proven'),
+                          'The last restore drill of {set} ({time}) did not succeed: the restore is not '
+                          'proven'),
     'risk_disk_ok': ('{host}：可用 {free}，需要 {need}', '{host}: {free} free, {need} needed'),
-    'risk_disk_short': ('{host}：可用 {free}，不足 {need}', '{host}: {free} free, short of the {need} needed'),
-    'risk_disk_free': ('{host}：可用 {free}（版本已安装）', '{host}: {free} free (release installed already)'),
+    'risk_disk_short': ('{host}：可用 {free}，不足 {need}',
+                        '{host}: {free} free, short of the {need} needed'),
+    'risk_disk_free': ('{host}：可用 {free}（版本已安装）',
+                       '{host}: {free} free (release installed already)'),
     'risk_disk_not_read': ('{host}：未读取到可用空间', '{host}: free space not read'),
     'risk_guard_ok': ('计划时间 {planned}（{tz}）不在治疗时段内；升级开始时守护将再检查在治人数',
                       'The planned time {planned} ({tz}) is outside treatment hours; the guard counts the '
@@ -383,24 +395,30 @@ CATALOGUE = {
                                "This run's treatment-hours guard allowed it: outside treatment hours, no "
                                'treatment running'),
     'risk_guard_in_shift': ('计划时间 {planned}（{tz}）处于治疗时段内，治疗时段守护将拒绝升级',
-                            'The planned time {planned} ({tz}) is inside treatment hours: the guard will refuse'),
+                            'The planned time {planned} ({tz}) is inside treatment hours: the guard will '
+                            'refuse'),
     'risk_guard_check_missing': ('未配置在治人数检查，治疗时段守护将拒绝升级',
                                  'No treatments-running check is configured: the guard will refuse'),
     'risk_guard_refused': ('治疗时段守护拒绝本次运行', "This run's treatment-hours guard refused it"),
     'risk_guard_overridden': ('本次运行的治疗时段守护已被越权放行（见守护记录）',
                               "This run's treatment-hours guard was overridden (see the guard's record)"),
-    'risk_guard_no_ticket': ('计划时间 {planned}（{tz}）不在治疗时段内，但尚未提供变更单号（守护拒绝无变更单号的运行）',
-                             'The planned time {planned} ({tz}) is outside treatment hours, but no change ticket '
+    'risk_guard_no_ticket': ('计划时间 {planned}（{tz}）不在治疗时段内，'
+                             '但尚未提供变更单号（守护拒绝无变更单号的运行）',
+                             'The planned time {planned} ({tz}) is outside treatment hours, but no change '
+                             'ticket '
                              'is named yet (the guard refuses a run without one)'),
     'risk_health_ok': ('{host}：正常', '{host}: healthy'),
     'risk_health_bad': ('{host}：异常，须先处理', '{host}: not healthy; fix it first'),
     'risk_health_interrupted': ('{host}：上次运行中断，升级将先恢复再检查',
-                                '{host}: an interrupted run; the upgrade puts it back and checks again first'),
+                                '{host}: an interrupted run; the upgrade puts it back and checks again '
+                                'first'),
     'risk_rev_none': ('无数据库迁移，回退只需切换程序', 'No migration: going back switches the code only'),
-    'risk_rev_down': ('待执行的迁移 {pending} 均有降级迁移，可自动撤销', 'Every pending migration ({pending}) has a '
+    'risk_rev_down': ('待执行的迁移 {pending} 均有降级迁移，可自动撤销',
+                      'Every pending migration ({pending}) has a '
                       'down-migration: undone automatically'),
     'risk_rev_down_missing': ('设置为只用降级迁移，但迁移 {missing} 没有降级迁移，自动回退将失败',
-                              'Set to down-migrations only, but {missing} has none: the automatic rollback would '
+                              'Set to down-migrations only, but {missing} has none: the automatic rollback '
+                              'would '
                               'fail'),
     'risk_rev_restore': ('回退需恢复迁移前备份（{why}），升级期间数据采集写入的数据将丢失',
                          'Going back needs a restore of the pre-migration backup ({why}); what the collector '
@@ -409,19 +427,26 @@ CATALOGUE = {
     'risk_rev_why_missing': ('迁移 {missing} 没有降级迁移', 'no down-migration for {missing}'),
     'risk_rev_estimate': ('最近一次恢复演练用时 {rto} 秒', 'the last restore drill took {rto} s'),
     'risk_test_is_test': ('本次即为测试环境', 'This is the test environment'),
-    'risk_test_not_tested': ('尚未在测试环境（{hosts}）升级到 {version}', 'Not yet upgraded to {version} on the '
+    'risk_test_not_tested': ('尚未在测试环境（{hosts}）升级到 {version}',
+                             'Not yet upgraded to {version} on the '
                              'test environment ({hosts})'),
     'risk_test_result': ('{time} 在测试环境（{hosts}）升级：{outcome}', 'On the test environment ({hosts}), '
                          '{time}: {outcome}'),
-    'risk_plan': ('在不可回退点（新版本恢复写入）之前，切换后 {wait} 秒内任一健康检查（服务、/health、/version、'
-                  '冒烟查询）未通过或迁移失败，即自动回退到 {to}，数据库回退方式：{method}；失败的版本保留在磁盘上；'
+    'risk_plan': ('在不可回退点（新版本恢复写入）之前，切换后 {wait} 秒内任一健康检查'
+                  '（服务、/health、/version、'
+                  '冒烟查询）未通过或迁移失败，即自动回退到 {to}，数据库回退方式：{method}；失败的版本保留'
+                  '在磁盘上；'
                   '过了不可回退点，回退须经决定并记录',
-                  'Before the point of no return (writes taken on the new release), a failed migration or any '
-                  'health check (unit, /health, /version, smoke queries) failing within {wait} s of a switch rolls '
-                  'back to {to} automatically, the database by {method}; the failed release stays on disk; past '
+                  'Before the point of no return (writes taken on the new release), a failed migration or '
+                  'any '
+                  'health check (unit, /health, /version, smoke queries) failing within {wait} s of a switch '
+                  'rolls '
+                  'back to {to} automatically, the database by {method}; the failed release stays on disk; '
+                  'past '
                   'the point of no return, going back is a recorded decision'),
     'risk_rollback_not_assessed': ('按决定回退，不做风险评估（回退前先备份数据库）',
-                                   'a rollback by decision: no risk assessment (the database is backed up first)'),
+                                   'a rollback by decision: no risk assessment (the database is backed up '
+                                   'first)'),
     'risk_rollback_no_test': ('不适用（按决定回退）', 'not applicable (a rollback by decision)'),
     'event_upgrade_risk_refused': ('升级风险评估：拒绝升级', 'Risk assessment refused the upgrade'),
     'event_upgrade_risk_overridden': ('升级风险评估：越权放行升级', 'Risk assessment "no go" overridden'),

@@ -323,7 +323,9 @@ def build_upgrade_record(
     if risk and risk.get('verdict'):
         metrics['risk'] = dict(
             (k, risk.get(k))
-            for k in ('verdict', 'gate', 'blockers', 'conditions', 'override_reason', 'operator', 'planned_at')
+            for k in (
+                'verdict', 'gate', 'blockers', 'conditions', 'override_reason', 'operator', 'planned_at'
+            )
             if risk.get(k) is not None
         )
         metrics['risk']['test'] = (risk.get('metrics') or {}).get('test')

@@ -86,7 +86,8 @@ def _play_changes(play, roles):
         for task in _tasks(play.get(section)):
             for key in ('ansible.builtin.include_role', 'include_role', 'ansible.builtin.import_role',
                         'import_role'):
-                if isinstance(task.get(key), dict) and not _is_require(task) and not _read_only_entry(task[key]):
+                spec = task.get(key)
+                if isinstance(spec, dict) and not _is_require(task) and not _read_only_entry(spec):
                     used.append(_short(task[key].get('name', '')))
             if any(_short(key) in CHANGING_MODULES for key in task):
                 return True
@@ -229,8 +230,8 @@ def read_only_problems(roles_dir, role, entry, seen=None):
             elif short not in READING_MODULES:
                 out.append('%s/%s: task %r uses %s' % (role, entry, task.get('name'), module))
             elif short in ('command', 'shell') and task.get('changed_when') is not False:
-                out.append('%s/%s: task %r runs a command that may change something (changed_when is not false)'
-                           % (role, entry, task.get('name')))
+                out.append('%s/%s: task %r runs a command that may change something (changed_when is '
+                           'not false)' % (role, entry, task.get('name')))
     return out
 
 
@@ -250,4 +251,5 @@ def test_the_read_only_check_catches_a_changing_task(tmp_path):
                                     '- name: Migrate\n  ansible.builtin.command: {argv: [migrate, up]}\n')
     assert read_only_problems(str(tmp_path), 'upgrade', 'risk.yml') == [
         "upgrade/more.yml: task 'Maintenance on' uses ansible.builtin.copy",
-        "upgrade/more.yml: task 'Migrate' runs a command that may change something (changed_when is not false)"]
+        "upgrade/more.yml: task 'Migrate' runs a command that may change something "
+        '(changed_when is not false)']
