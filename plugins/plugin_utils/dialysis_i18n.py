@@ -321,7 +321,7 @@ CATALOGUE = {
     'risk_gate_assessed': ('仅评估，未升级', 'assessed only; no upgrade run'),
     'risk_gate_passed': ('升级按评估放行', 'the upgrade went ahead on this verdict'),
     'risk_gate_refused': ('升级被拒绝，未做任何变更', 'the upgrade was refused; nothing was changed'),
-    'risk_gate_overridden': ('“不可升级”由 {operator} 越权放行，原因：{reason}',
+    'risk_gate_overridden': ('评估结论为不可升级，由 {operator} 越权放行，原因：{reason}',
                              '"no go" overridden by {operator}, reason: {reason}'),
     'risk_code_no_release': ('找不到目标版本', 'target release not found'),
     'risk_code_mixed_releases': ('各应用服务器版本不一致', 'app hosts on different releases'),
