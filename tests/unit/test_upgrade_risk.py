@@ -321,6 +321,7 @@ def assessments():
             'in_shift': True,
             'calendar': {'timezone': 'Asia/Shanghai'},
         },
+        planned_at=datetime.datetime(2026, 11, 20, 2, 0, tzinfo=datetime.timezone.utc),
     )
     overridden, dummy = risk.gate(no_go, '急需修复透析记录保存故障，厂商已确认', '王工')
     refused, dummy = risk.gate(no_go)

@@ -257,30 +257,24 @@ def test_the_risk_assessment_of_1_2_reads_everything_and_changes_nothing():
     assert items['risk:reversibility']['value'] == 'down' and items['risk:plan']['value'] == 'down'
     assert 'migrations/0003_dialysate_prescription.sql' in record['modules_changed']
     assert _untouched() == before
-    docs = glob.glob(os.path.join(REPORTS, 'lab', '*', 'upgrade-risk-*.zh.*'))
+    docs = glob.glob(os.path.join(REPORTS, '*', 'upgrade-risk-*.zh.*'))
     assert sorted(os.path.splitext(d)[1] for d in docs) == ['.docx', '.html', '.pdf', '.xlsx'], docs
 
 
-def test_no_go_when_the_newest_backup_is_older_than_the_rpo_refuses_the_upgrade_before_any_host_is_touched():
-    before = _untouched()
-    rc, out, risks, upgrades = run_risk('upgrade.yml', upgrade_version='1.2', lab_backup_rpo_hours=0.001)
-    assert rc != 0, out[-3000:]
-    assert 'The upgrade is refused by its risk assessment; nothing was changed' in out, out[-3000:]
-    assert len(risks) == 1 and upgrades == []
-    assert risks[0]['verdict'] == 'no_go' and risks[0]['gate'] == 'refused'
-    assert 'too_old' in risks[0]['blockers']
-    assert _untouched() == before
-
-
-def test_no_go_when_the_backups_were_never_restore_tested_refuses_the_upgrade(tmp_path):
-    """A hospital whose record store holds no restore drill (another store, the same lab)."""
+def test_no_go_when_the_backup_is_older_than_the_rpo_and_never_restore_tested_refuses_the_upgrade(tmp_path):
+    """A hospital whose record store holds no restore drill (another store, the same lab), with the
+    RPO shortened below the newest backup's age: both blockers, and the upgrade is refused before
+    any host is touched (each blocker alone: tests/unit/test_upgrade_risk.py)."""
     before = _untouched()
     store = str(tmp_path / 'records')
-    rc, out, risks, upgrades = run_risk('upgrade.yml', upgrade_version='1.2',
+    rc, out, risks, upgrades = run_risk('upgrade.yml', upgrade_version='1.2', lab_backup_rpo_hours=0.001,
                                         env={'DIALYSIS_RECORDS_DIR': store})
-    assert rc != 0 and 'was ever restore-tested' in out, out[-3000:]
+    assert rc != 0, out[-3000:]
+    assert 'The upgrade is refused by its risk assessment; nothing was changed' in out, out[-3000:]
+    assert 'beyond the RPO of 0.001 h' in out and 'was ever restore-tested' in out
     assert len(risks) == 1 and upgrades == []
-    assert risks[0]['gate'] == 'refused' and risks[0]['blockers'] == ['never_drilled']
+    assert risks[0]['verdict'] == 'no_go' and risks[0]['gate'] == 'refused'
+    assert risks[0]['blockers'] == ['too_old', 'never_drilled'], risks[0]['blockers']
     assert _untouched() == before
 
 
@@ -485,21 +479,9 @@ def test_an_upgrade_killed_half_way_is_restored_by_the_next_run():
     assert after['rows'] == before['rows'] and after['dry_weight'] != 'absent'
 
 
-def test_both_documents_render_every_field_from_the_runs():
-    """系统升级记录 and 升级风险评估 of this month from the scenario's record store, in Chinese and English,
-    PDF and DOCX: no field empty or unknown."""
-    for language in ('zh', 'en'):
-        proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', INVENTORY,
-             os.path.join(PROJECT, 'playbooks', 'report.yml'), '-e',
-             json.dumps({'report_documents': ['upgrade_record', 'upgrade_risk'], 'report_language': language,
-                         'report_formats': ['pdf', 'docx']})],
-            env=ENV, capture_output=True, text=True, timeout=600, check=False)
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-        for stem in ('upgrade-record', 'upgrade-risk'):
-            for ext in ('pdf', 'docx'):
-                pattern = '%s-*.%s.%s' % (stem, language, ext)
-                assert glob.glob(os.path.join(REPORTS, 'lab', '*', pattern)), pattern
+def test_both_documents_render_every_field_from_the_runs(tmp_path):
+    """系统升级记录 and 升级风险评估 of this month from the scenario's record store (build_report, what
+    the report role's action runs), in Chinese and English, PDF and DOCX: no field empty or unknown."""
     sys.path.insert(0, os.path.join(PROJECT, '.collections'))
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_period import (
         get_timezone,
@@ -508,18 +490,31 @@ def test_both_documents_render_every_field_from_the_runs():
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import risk_model
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_upgrade import upgrade_model
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import build_report
     from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
 
+    for language in ('zh', 'en'):
+        params = {
+            'records_dir': RECORDS, 'output_dir': str(tmp_path), 'annotations_dir': str(tmp_path / 'ann'),
+            'period': 'month', 'month': '', 'quarter': '', 'language': language, 'timezone': 'Asia/Shanghai',
+            'expected_hosts': {}, 'project_lead': '实验环境负责人', 'hospital': '演示医院（实验环境）',
+            'hospital_id': 'lab', 'documents': ['upgrade_record', 'upgrade_risk'], 'formats': ['pdf', 'docx'],
+            'check_mode': False,
+        }
+        paths = build_report(params, os.path.join(PROJECT, 'roles', 'report', 'templates'))['paths']
+        for key in ('upgrade_record.pdf', 'upgrade_record.docx', 'upgrade_risk.pdf', 'upgrade_risk.docx'):
+            assert os.path.getsize(paths[key]) > 5000, key
     dummy, start, end = period_bounds('month', '', '', 'Asia/Shanghai')
     for language in ('zh', 'en'):
         t = Translator(language)
         ctx = {'t': t, 'tz': get_timezone('Asia/Shanghai'), 'start': start, 'end': end}
         store = RecordStore(RECORDS)
         risk, upgrade = risk_model(store, ctx), upgrade_model(store, ctx)
-        # converge, the 1.2 runs, the refused ones, rollback.yml, the killed run and its successor
+        # converge, the 1.2 runs, rollback.yml, the killed run's successor; their assessments
+        # and upgrade_risk.yml's
         assert len(upgrade['details']) >= 5 and len(risk['details']) >= 5
         verdicts = set(r['verdict'] for r in risk['summary'])
-        assert {t('risk_verdict_no_go'), t('risk_verdict_go_with_conditions')} <= verdicts
+        assert t('risk_verdict_go_with_conditions') in verdicts and t('risk_verdict_no_go') in verdicts
         empty = []
         for name, model in (('upgrade_risk', risk), ('upgrade_record', upgrade)):
             for detail in model['details']:
