@@ -82,6 +82,13 @@ def risk_text(t, risk):
     return _join(t, [t('risk_verdict_' + risk['verdict']), reasons_text(t, risk), gate_text(t, risk)])
 
 
+def _age(t, hours):
+    """An age in hours as the documents print it: minutes below one hour."""
+    if isinstance(hours, (int, float)) and hours < 1:
+        return t('risk_age_minutes', value=int(round(hours * 60)))
+    return t('risk_age_hours', value=format_number(hours))
+
+
 def _backup(t, record, tz):
     metrics = record.get('metrics') or {}
     backup = metrics.get('backup') or {}
@@ -96,7 +103,7 @@ def _backup(t, record, tz):
         name=backup.get('newest'),
         set=backup.get('set'),
         taken=_time(t, backup.get('taken'), tz),
-        age=format_number(backup.get('age_hours')),
+        age=_age(t, backup.get('age_hours')),
         rpo=format_number(backup.get('rpo_hours')),
     )
 

@@ -357,14 +357,14 @@ CATALOGUE = {
                            'No backup set of the database is configured: nothing proves the data can be '
                            'restored'),
     'risk_backup_none': ('备份集 {set} 中没有备份', 'No backup in the backup set {set}'),
-    'risk_backup_ok': ('{name}（备份集 {set}，{taken}），距今 {age} 小时，在恢复点目标（RPO）{rpo} 小时以内',
-                       '{name} (set {set}, {taken}), {age} h old, within the RPO of {rpo} h'),
-    'risk_backup_too_old': ('{name}（备份集 {set}，{taken}），距今 {age} 小时，'
-                            '超过恢复点目标（RPO）{rpo} 小时，'
-                            '须先备份',
-                            '{name} (set {set}, {taken}), {age} h old, beyond the RPO of {rpo} h: take a '
-                            'backup '
-                            'first'),
+    'risk_backup_ok': ('{name}（备份集 {set}，{taken}），距今 {age}，在恢复点目标（RPO）{rpo} 小时以内',
+                       '{name} (set {set}, {taken}), {age} old, within the RPO of {rpo} h'),
+    'risk_backup_too_old': ('{name}（备份集 {set}，{taken}），距今 {age}，'
+                            '超过恢复点目标（RPO）{rpo} 小时，须先备份',
+                            '{name} (set {set}, {taken}), {age} old, beyond the RPO of {rpo} h: take a '
+                            'backup first'),
+    'risk_age_minutes': ('{value} 分钟', '{value} min'),
+    'risk_age_hours': ('{value} 小时', '{value} h'),
     'risk_drill_no_set': ('无备份集，无法做恢复演练', 'no backup set, so no restore drill'),
     'risk_drill_ok': ('最新备份 {backup} 已于 {time} 恢复演练成功（恢复用时 {rto} 秒）',
                       'The newest backup {backup} was restored by the drill of {time} (restore took {rto} '
