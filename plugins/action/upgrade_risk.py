@@ -16,14 +16,11 @@ import fnmatch
 import json
 import os
 import tarfile
-import zoneinfo
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import RecordError
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import decide
-from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import plan as guard_plan
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_runs import current_run
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_upgrade_risk import (
@@ -33,7 +30,7 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_upgrade_risk
     gate,
     newest_backup,
     override_errors,
-    parse_planned,
+    planned_guard,
 )
 
 __metaclass__ = type
@@ -114,28 +111,10 @@ class ActionModule(ActionBase):
         return hosts
 
     def _planned_guard(self, task_vars, args, hosts, now):
-        """The guard's verdict at the planned time, from its calendar (the live count of
-        treatments is taken by the guard when the upgrade runs)."""
+        """The guard's verdict at the planned time, from its calendar (planned_guard)."""
         inventory_hosts = set((task_vars.get('groups') or {}).get('all') or [])
-        gplan, errors = guard_plan(
-            self._guard_hosts(task_vars, hosts), inventory_hosts, ticket=args['ticket']
-        )
-        if errors:
-            raise RiskError('treatment-guard settings: ' + '; '.join(errors))
-        entry = gplan['systems'].get(args['system']) or next(iter(gplan['systems'].values()), None)
-        tz = zoneinfo.ZoneInfo(entry['calendars'][0]['timezone']) if entry else datetime.timezone.utc
-        planned = parse_planned(args['planned_at'], tz, now)
-        verdict = decide(gplan, {}, 'upgrade', now=planned)
-        reasons = [r for r in verdict['reasons'] if r != 'check_unavailable']
-        out = verdict['systems'].get(args['system']) or {}
-        return planned, {
-            'decision': 'refused' if set(reasons) & {'in_shift', 'check_missing'} else 'allowed',
-            'reasons': reasons,
-            'planned': planned.astimezone(tz).strftime('%Y-%m-%d %H:%M'),
-            'in_shift': out.get('in_shift'),
-            'source': out.get('check_source'),
-            'calendar': {'timezone': out.get('timezone'), 'days': out.get('days'), 'hours': out.get('hours')},
-        }
+        return planned_guard(self._guard_hosts(task_vars, hosts), inventory_hosts, args['system'],
+                             args['ticket'], args['planned_at'], now)
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

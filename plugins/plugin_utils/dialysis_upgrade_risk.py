@@ -27,8 +27,11 @@ from __future__ import absolute_import, division, print_function
 
 import datetime
 import re
+import zoneinfo
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import make_item, make_record
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import decide
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_guard import plan as guard_plan
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import parse_time
 
 __metaclass__ = type
@@ -74,6 +77,31 @@ def parse_planned(text, tz, now):
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     return when.astimezone(datetime.timezone.utc)
+
+
+def planned_guard(hosts, inventory_hosts, system, ticket, planned_at, now):
+    """(planned time in UTC, the guard's verdict at it) from the treatment-hours guard's own
+    plan and decide (dialysis_guard) over HOSTS ({name: {system, hours, check}}), without the
+    live count of treatments: the guard takes that when the upgrade starts. The verdict is
+    ``refused`` when the planned time is inside treatment hours or no live check is
+    configured; a missing ticket is left as a reason (a condition)."""
+    gplan, errors = guard_plan(hosts, inventory_hosts, ticket=ticket)
+    if errors:
+        raise RiskError('treatment-guard settings: ' + '; '.join(errors))
+    entry = gplan['systems'].get(system) or next(iter(gplan['systems'].values()), None)
+    tz = zoneinfo.ZoneInfo(entry['calendars'][0]['timezone']) if entry else datetime.timezone.utc
+    planned = parse_planned(planned_at, tz, now)
+    verdict = decide(gplan, {}, 'upgrade', now=planned)
+    reasons = [r for r in verdict['reasons'] if r != 'check_unavailable']
+    out = verdict['systems'].get(system) or {}
+    return planned, {
+        'decision': 'refused' if set(reasons) & {'in_shift', 'check_missing'} else 'allowed',
+        'reasons': reasons,
+        'planned': planned.astimezone(tz).strftime('%Y-%m-%d %H:%M'),
+        'in_shift': out.get('in_shift'),
+        'source': out.get('check_source'),
+        'calendar': {'timezone': out.get('timezone'), 'days': out.get('days'), 'hours': out.get('hours')},
+    }
 
 
 def override_errors(reason, operator):

@@ -532,3 +532,31 @@ def empty_fields(store, ctx):
                 if row['value'] in unknown or t('value_unknown') in value or 'None' in value.split():
                     out.append((name, detail['title'], row['field'], value))
     return out
+
+
+def test_the_guard_is_asked_about_the_planned_time_by_its_own_calendar():
+    """The guard's plan/decide at the planned time (hemodialysis Mon-Sat 06:30-23:30 Asia/Shanghai by
+    default): inside the shift it will refuse; after it, allowed; without a ticket, a condition."""
+    check = {'url': 'http://127.0.0.1:8080/treatments/running', 'check_host': 'hd-app-01'}
+    hosts = {'hd-app-01': {'system': 'hemodialysis', 'hours': None, 'check': check}}
+    inventory = {'hd-app-01'}
+    # Monday 2026-11-23 10:00 in Shanghai: inside the shift
+    planned, guard = risk.planned_guard(hosts, inventory, 'hemodialysis', 'CHG-1', '2026-11-23 10:00', NOW)
+    assert planned == datetime.datetime(2026, 11, 23, 2, 0, tzinfo=datetime.timezone.utc)
+    assert guard['decision'] == 'refused' and guard['reasons'] == ['in_shift'] and guard['in_shift'] is True
+    record, dummy, items = verdict_of(guard=guard)
+    assert items['risk:guard']['reason'] == 'guard_in_shift' and record['verdict'] == 'no_go'
+    # the same evening at 23:45: outside; no live count is asked (the guard takes it at the upgrade)
+    dummy, guard = risk.planned_guard(hosts, inventory, 'hemodialysis', 'CHG-1', '2026-11-23 23:45', NOW)
+    assert guard['decision'] == 'allowed' and guard['reasons'] == []
+    assert guard['planned'] == '2026-11-23 23:45'
+    dummy, guard = risk.planned_guard(hosts, inventory, 'hemodialysis', '', '2026-11-23 23:45', NOW)
+    assert guard['reasons'] == ['no_ticket']
+    assert verdict_of(guard=guard)[0]['conditions'] == ['guard_no_ticket']
+    # no live check configured: the guard will refuse whatever the time
+    hosts['hd-app-01']['check'] = None
+    dummy, guard = risk.planned_guard(hosts, inventory, 'hemodialysis', 'CHG-1', '2026-11-23 23:45', NOW)
+    assert guard['decision'] == 'refused' and 'check_missing' in guard['reasons']
+    with pytest.raises(risk.RiskError, match='treatment-guard settings'):
+        risk.planned_guard({'h': {'system': 'hemodialysis', 'hours': {'days': 'often'}, 'check': None}},
+                           {'h'}, 'hemodialysis', 'CHG-1', '', NOW)
