@@ -106,6 +106,17 @@ def _database_text(t, metrics):
     return t('sentence_join').join(parts)
 
 
+def _users_text(t, record, metrics):
+    """The users affected: every user of the system could only read while writes were refused,
+    and the treatments running when the run started (the guard's live count, via the risk
+    assessment)."""
+    running = (metrics.get('risk') or {}).get('running')
+    text = t('risk_scope_users', system=t.system(record.get('system')))
+    if isinstance(running, int) and not isinstance(running, bool):
+        text = t('sentence_join').join([text, t('risk_scope_running', running=running)])
+    return text
+
+
 def _outcome(t, record):
     key = 'outcome_%s' % record.get('outcome')
     if t.has(key):
@@ -168,10 +179,15 @@ def _fields(t, record, tz):
         ('field_after', _health_text(t, metrics)),
         (
             'field_scope',
-            t(
-                'upgrade_scope',
-                hosts=', '.join(record.get('hosts') or []),
-                downtime=_seconds(t, record.get('downtime_seconds')),
+            t('sentence_join').join(
+                [
+                    t(
+                        'upgrade_scope',
+                        hosts=', '.join(record.get('hosts') or []),
+                        downtime=_seconds(t, record.get('downtime_seconds')),
+                    ),
+                    _users_text(t, record, metrics),
+                ]
             ),
         ),
         ('field_rollback_time', _seconds(t, timings.get('rollback_seconds'))),

@@ -448,6 +448,11 @@ CATALOGUE = {
                                    'a rollback by decision: no risk assessment (the database is backed up '
                                    'first)'),
     'risk_rollback_no_test': ('不适用（按决定回退）', 'not applicable (a rollback by decision)'),
+    'risk_scope_users': ('用户：{system}全部用户在停写期间只能查询，不能录入',
+                         'users: every user of the {system} could only read, not write, while writes were '
+                         'refused'),
+    'risk_scope_running': ('开始时在治患者 {running} 例（治疗时段守护实时统计）',
+                           '{running} treatment(s) running at the start (the guard\'s live count)'),
     'event_upgrade_risk_refused': ('升级风险评估：拒绝升级', 'Risk assessment refused the upgrade'),
     'event_upgrade_risk_overridden': ('升级风险评估：越权放行升级', 'Risk assessment "no go" overridden'),
     # item labels (by item identifier prefix)

@@ -330,6 +330,7 @@ def build_upgrade_record(
         )
         metrics['risk']['test'] = (risk.get('metrics') or {}).get('test')
         metrics['risk']['drill'] = (risk.get('metrics') or {}).get('drill')
+        metrics['risk']['running'] = ((risk.get('metrics') or {}).get('guard') or {}).get('running')
     downtime = timings.get('maintenance_seconds')
     record = make_record(
         kind,

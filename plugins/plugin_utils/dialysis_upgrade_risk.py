@@ -475,6 +475,9 @@ def assess(facts, now=None):
         (k, guard.get(k))
         for k in ('decision', 'reasons', 'planned', 'in_shift', 'running', 'source', 'calendar')
     )
+    if metrics['guard']['running'] is None:
+        # this run's guard verdict: its live count of the treatments running (the users affected)
+        metrics['guard']['running'] = ((guard.get('systems') or {}).get(system) or {}).get('running')
     if guard.get('decision') == 'refused' or 'in_shift' in reasons or 'check_missing' in reasons:
         code = (
             'in_shift'

@@ -320,6 +320,8 @@ def assessments():
             'planned': '2026-11-20 10:00',
             'in_shift': True,
             'calendar': {'timezone': 'Asia/Shanghai'},
+            # as this run's guard reports it (upgrade.yml): its live count per system
+            'systems': {'hemodialysis': {'running': 0, 'reasons': ['in_shift']}},
         },
         planned_at=datetime.datetime(2026, 11, 20, 2, 0, tzinfo=datetime.timezone.utc),
     )
@@ -453,6 +455,8 @@ def test_the_upgrade_record_shows_the_risk_verdict_its_override_and_the_test_env
     dummy, out = built
     zh = texts_of({'pdf': out['zh']['paths']['upgrade_record.pdf']})['pdf'].replace('\n', '')
     for phrase in (
+        '开始时在治患者 0 例',
+        '血透信息管理系统全部用户在停写期间只能查询',
         '不可升级',
         '阻断项：',
         '越权放行',

@@ -176,6 +176,9 @@ def test_converge_upgraded_1_0_to_1_1_and_recorded_it():
         'molecule upgrade scenario'
     )
     assert record['backup_verified'] is True and record['hosts'] == list(APPS)
+    # the risk gate let it through; the guard's live count (no treatment running) is the users' impact
+    assert record['risk_gate'] == 'passed' and record['risk_verdict'] == 'go_with_conditions'
+    assert record['metrics']['risk']['running'] == 0
     assert 'migrations/0002_dry_weight_assessment.sql' in record['modules_changed']
     assert record['metrics']['migration']['applied'] == ['0002']
     assert 0 < record['downtime_seconds'] < 60
