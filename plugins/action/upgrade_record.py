@@ -35,6 +35,7 @@ ARGUMENT_SPEC = dict(
     rollback=dict(type='dict'),
     failure=dict(type='str'),
     recovered=dict(type='dict'),
+    risk=dict(type='dict'),
 )
 
 

@@ -38,6 +38,7 @@ KINDS = (
     'patch',           # R12 security patches
     'upgrade',         # R11 upgrade of a system
     'rollback',        # R11 rollback of an upgrade
+    'upgrade_risk',    # R11 risk assessment before an upgrade (and its gate, overrides)
     'security_audit',  # R12 vulnerabilities, access, antivirus
     'fault',           # R5/R6 a fault and its handling
     'guard_override',  # the treatment-hours guard overridden, with a reason

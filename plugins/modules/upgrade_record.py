@@ -92,6 +92,10 @@ options:
   recovered:
     description: C(state), C(run_id), C(action) - what an earlier killed run left and how it was put back.
     type: dict
+  risk:
+    description: The run's C(upgrade_risk) record (dialysis.ops.upgrade_risk) - its verdict, reasons, gate and
+      override go into the record (C(metrics.risk), C(risk_verdict), C(risk_gate)).
+    type: dict
 '''
 
 EXAMPLES = r'''

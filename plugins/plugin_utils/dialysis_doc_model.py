@@ -19,6 +19,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record impor
     SEVERITY_ORDER,
     SYSTEMS,
 )
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import reasons_text
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import parse_time
 
 __metaclass__ = type
@@ -248,11 +249,30 @@ def _change_rows(store, ctx):
                '_class': 'r-critical' if failed else ''}
 
 
+def _risk_rows(store, ctx):
+    """Upgrades refused by their risk assessment, and "no go" verdicts overridden (issue #12)."""
+    t, tz = ctx['t'], ctx['tz']
+    for record in store.records(ctx['start'], ctx['end'], kind='upgrade_risk'):
+        rctx = record['context']
+        gate = record.get('gate')
+        if gate not in ('refused', 'overridden') or rctx.get('check_mode'):
+            continue
+        parts = ['%s → %s' % (record.get('version_from'), record.get('version_to')), reasons_text(t, record)]
+        if gate == 'overridden' and record.get('override_reason'):
+            parts.append(t('guard_override_reason', reason=record['override_reason']))
+        yield {'_when': parse_time(rctx.get('ended') or rctx.get('started')).astimezone(tz),
+               'system': t.system(record.get('system')), 'hosts': ', '.join(record.get('hosts') or []),
+               'event': t('event_upgrade_risk_' + gate), 'detail': t('sentence_join').join(parts),
+               'outcome': t('outcome_' + gate), 'ticket': record.get('ticket') or '',
+               'operator': record.get('operator') or rctx.get('operator') or '',
+               '_class': 'r-warning' if gate == 'overridden' else 'r-skipped'}
+
+
 def changes_model(store, ctx):
     """The period's changes (restarts, patches, maintenance, upgrades) and the
     treatment-hours guard's refusals and overrides, in time order, in the words
     of the documents' language (check-mode runs are left out: they changed nothing)."""
-    rows = list(_guard_rows(store, ctx)) + list(_change_rows(store, ctx))
+    rows = list(_guard_rows(store, ctx)) + list(_change_rows(store, ctx)) + list(_risk_rows(store, ctx))
     rows.sort(key=lambda r: r['_when'])
     for row in rows:
         row['time'] = row.pop('_when').strftime(TIME_FORMAT)

@@ -32,6 +32,7 @@ from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_model im
     inspection_model,
     summary_by_system,
 )
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import risk_model, risk_sections
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import (
     Column,
     DocumentType,
@@ -218,7 +219,7 @@ INSPECTION_REPORT = register(DocumentType(
     file_stem=lambda ctx: '%s-inspection-report' % (
         'monthly' if ctx['period'] == 'month' else 'quarterly'),
     kinds=('inspection', 'restart', 'patch', 'db_maintenance', 'upgrade', 'rollback', 'guard_override',
-           'backup_check', 'restore_drill', 'dr_drill'),
+           'backup_check', 'restore_drill', 'dr_drill', 'upgrade_risk'),
     model=inspection_model, sections=report_sections,
     formats=('pdf', 'html', 'docx', 'xlsx')))
 
@@ -227,6 +228,14 @@ INSPECTION_REPORT = register(DocumentType(
 UPGRADE_RECORD = register(DocumentType(
     name='upgrade_record', title='upgrade_record_title', file_stem='upgrade-record',
     kinds=('upgrade', 'rollback'), model=upgrade_model, sections=upgrade_sections,
+    formats=('pdf', 'docx', 'html', 'xlsx')))
+
+# 升级风险评估 (contract clause R11; issue #12, helper risk): every risk assessment of the period
+# with its fields and verdict (plugins/plugin_utils/dialysis_doc_risk.py); playbooks/upgrade_risk.yml
+# writes it after assessing.
+UPGRADE_RISK = register(DocumentType(
+    name='upgrade_risk', title='upgrade_risk_title', file_stem='upgrade-risk',
+    kinds=('upgrade_risk',), model=risk_model, sections=risk_sections,
     formats=('pdf', 'docx', 'html', 'xlsx')))
 
 # -- backups (issue #10): 备份检查记录 and 恢复演练记录 -------------------------------------

@@ -13,6 +13,10 @@ change ticket and the operator - every value from the run's record
 from __future__ import absolute_import, division, print_function
 
 from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_record import ANOMALY_STATUSES
+from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import (
+    environment_text,
+    risk_text,
+)
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_spec import Column, Signatures, Table
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import format_number
 from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import parse_time
@@ -102,6 +106,17 @@ def _database_text(t, metrics):
     return t('sentence_join').join(parts)
 
 
+def _users_text(t, record, metrics):
+    """The users affected: every user of the system could only read while writes were refused,
+    and the treatments running when the run started (the guard's live count, via the risk
+    assessment)."""
+    running = (metrics.get('risk') or {}).get('running')
+    text = t('risk_scope_users', system=t.system(record.get('system')))
+    if isinstance(running, int) and not isinstance(running, bool):
+        text = t('sentence_join').join([text, t('risk_scope_running', running=running)])
+    return text
+
+
 def _outcome(t, record):
     key = 'outcome_%s' % record.get('outcome')
     if t.has(key):
@@ -147,19 +162,32 @@ def _fields(t, record, tz):
         ),
         ('field_notes', (metrics.get('release') or {}).get('notes') or t('upgrade_none')),
         ('field_reason', record.get('reason') or t('upgrade_none')),
-        ('field_risk', t('upgrade_no_risk_assessment')),
+        (
+            'field_risk',
+            risk_text(t, metrics.get('risk')) if kind == 'upgrade' else t('risk_rollback_not_assessed'),
+        ),
         ('field_backup', _backup_text(t, record)),
         ('field_database', _database_text(t, metrics)),
-        ('field_test', t('upgrade_no_test_environment')),
+        (
+            'field_test',
+            environment_text(t, (metrics.get('risk') or {}).get('test'), record.get('version_to'), tz)
+            if kind == 'upgrade'
+            else t('risk_rollback_no_test'),
+        ),
         ('field_plan', plan),
         ('col_outcome', _outcome(t, record)),
         ('field_after', _health_text(t, metrics)),
         (
             'field_scope',
-            t(
-                'upgrade_scope',
-                hosts=', '.join(record.get('hosts') or []),
-                downtime=_seconds(t, record.get('downtime_seconds')),
+            t('sentence_join').join(
+                [
+                    t(
+                        'upgrade_scope',
+                        hosts=', '.join(record.get('hosts') or []),
+                        downtime=_seconds(t, record.get('downtime_seconds')),
+                    ),
+                    _users_text(t, record, metrics),
+                ]
             ),
         ),
         ('field_rollback_time', _seconds(t, timings.get('rollback_seconds'))),

@@ -268,9 +268,9 @@ CATALOGUE = {
     'upgrade_applied': ('已执行迁移 {migrations}', 'migrations applied: {migrations}'),
     'upgrade_undone': ('已撤销迁移 {migrations}', 'migrations undone: {migrations}'),
     'upgrade_restored': ('已从迁移前备份恢复', 'restored from the pre-migration backup'),
-    'upgrade_no_risk_assessment': ('本次运行未附风险评估（升级风险评估文档尚未实现）',
-                                   'no risk assessment attached to this run (the risk assessment document is '
-                                   'not built yet)'),
+    'upgrade_no_risk_assessment': ('本次运行未附风险评估（风险评估闸门启用之前的运行）',
+                                   'no risk assessment attached to this run (a run from before the risk '
+                                   'gate)'),
     'upgrade_no_test_environment': ('清单中无测试环境，未在测试环境升级',
                                     'no test environment in the inventory: not tested there'),
     'upgrade_plan': ('在不可回退点（新版本恢复写入）之前，任何健康检查失败即自动回退程序与数据库：'
@@ -290,6 +290,171 @@ CATALOGUE = {
     'upgrade_scope': ('主机 {hosts}；停写时长 {downtime}', 'hosts {hosts}; writes refused for {downtime}'),
     'upgrade_recovered': ('上一次运行在 {state} 状态被中断，本次已先恢复',
                           'an earlier run was interrupted in state {state}; this run put it back first'),
+    # 升级风险评估 and the upgrade's risk gate (issue #12, roles/upgrade/tasks/risk.yml,
+    # plugins/plugin_utils/dialysis_upgrade_risk.py and dialysis_doc_risk.py, helper risk)
+    'upgrade_risk_title': ('升级风险评估', 'Upgrade risk assessment'),
+    'risk_sec_summary': ('本期升级风险评估', 'Risk assessments of the period'),
+    'risk_sec_details': ('评估明细', 'Assessment details'),
+    'risk_none': ('本期无升级风险评估。', 'No upgrade risk assessment in this period.'),
+    'risk_detail_title': ('{time} {system} {versions}（风险评估）',
+                          '{time} {system} {versions} (risk assessment)'),
+    'risk_col_verdict': ('评估结论', 'Verdict'),
+    'risk_col_gate': ('处理', 'What was done'),
+    'risk_field_assessed': ('评估时间', 'Assessed at'),
+    'risk_field_planned': ('计划升级时间', 'Planned start'),
+    'risk_field_backup': ('最新备份', 'Newest backup'),
+    'risk_field_drill': ('恢复演练验证', 'Proven by a restore drill'),
+    'risk_field_disk': ('磁盘空间', 'Free disk'),
+    'risk_field_guard': ('治疗时段守护（计划时间）', 'Treatment-hours guard (planned time)'),
+    'risk_field_health': ('当前运行状况', 'Current health'),
+    'risk_field_reversibility': ('迁移可逆性', "Migration's reversibility"),
+    'risk_field_verdict': ('评估结论', 'Verdict'),
+    'risk_field_reasons': ('理由', 'Reasons'),
+    'risk_field_gate': ('处理情况', 'What was done with it'),
+    'risk_field_assessor': ('评估人', 'Assessed by'),
+    'risk_verdict_go': ('可以升级', 'Go'),
+    'risk_verdict_go_with_conditions': ('有条件升级', 'Go with conditions'),
+    'risk_verdict_no_go': ('不可升级', 'No go'),
+    'risk_blockers': ('阻断项：{list}', 'blockers: {list}'),
+    'risk_conditions': ('附加条件：{list}', 'conditions: {list}'),
+    'risk_no_reasons': ('无阻断项，无附加条件', 'no blocker, no condition'),
+    'risk_gate_assessed': ('仅评估，未升级', 'assessed only; no upgrade run'),
+    'risk_gate_passed': ('升级按评估放行', 'the upgrade went ahead on this verdict'),
+    'risk_gate_refused': ('升级被拒绝，未做任何变更', 'the upgrade was refused; nothing was changed'),
+    'risk_gate_overridden': ('评估结论为不可升级，由 {operator} 越权放行，原因：{reason}',
+                             '"no go" overridden by {operator}, reason: {reason}'),
+    'risk_code_no_release': ('找不到目标版本', 'target release not found'),
+    'risk_code_mixed_releases': ('各应用服务器版本不一致', 'app hosts on different releases'),
+    'risk_code_older_target': ('目标版本低于当前版本', 'target older than the running release'),
+    'risk_code_no_backup_set': ('未配置数据库备份', 'no backup set for the database'),
+    'risk_code_no_backup': ('没有备份', 'no backup'),
+    'risk_code_too_old': ('最新备份超过恢复点目标（RPO）', 'newest backup older than the RPO'),
+    'risk_code_drill_failed': ('最近一次恢复演练未成功', 'the last restore drill failed'),
+    'risk_code_never_drilled': ('备份从未经恢复演练验证', 'the backups were never restore-tested'),
+    'risk_code_drill_too_old': ('恢复演练已过期', 'the last successful restore drill is too old'),
+    'risk_code_newest_not_drilled': ('最新备份本身未经恢复演练',
+                                     'the newest backup itself was not restore-tested'),
+    'risk_code_no_space_release': ('应用服务器磁盘空间不足', 'not enough disk for the release'),
+    'risk_code_no_space_backup': ('数据库服务器备份空间不足', 'not enough disk for the pre-migration backup'),
+    'risk_code_not_read': ('未读取到磁盘空间', 'free disk not read'),
+    'risk_code_guard_in_shift': ('计划时间处于治疗时段', 'planned time inside treatment hours'),
+    'risk_code_guard_check_missing': ('未配置在治人数检查', 'no treatments-running check configured'),
+    'risk_code_guard_treatments_running': ('有治疗正在进行', 'treatments running'),
+    'risk_code_guard_check_unavailable': ('在治人数检查无应答',
+                                          'the treatments-running check did not answer'),
+    'risk_code_guard_refused': ('治疗时段守护拒绝', 'the treatment-hours guard refuses'),
+    'risk_code_guard_overridden': ('治疗时段守护被越权放行', 'the treatment-hours guard was overridden'),
+    'risk_code_guard_no_ticket': ('尚未提供变更单号', 'no change ticket yet'),
+    'risk_code_interrupted_run': ('上次运行中断，升级将先恢复', 'an interrupted run is put back first'),
+    'risk_code_unhealthy': ('当前运行异常', 'not healthy now'),
+    'risk_code_collector_silent': ('数据采集当前未在写入', 'the collector is not writing now'),
+    'risk_code_down_missing': ('缺少降级迁移', 'down-migration missing'),
+    'risk_code_restore_needed': ('回退需恢复备份', 'going back needs a database restore'),
+    'risk_code_no_test_environment': ('无测试环境', 'no test environment'),
+    'risk_code_not_tested': ('未在测试环境升级', 'not upgraded on the test environment'),
+    'risk_code_test_failed': ('测试环境升级未成功', 'the upgrade failed on the test environment'),
+    'risk_backup_no_set': ('数据库服务器未配置该数据库的备份集，无法证明数据可以恢复',
+                           'No backup set of the database is configured: nothing proves the data can be '
+                           'restored'),
+    'risk_backup_none': ('备份集 {set} 中没有备份', 'No backup in the backup set {set}'),
+    'risk_backup_ok': ('{name}（备份集 {set}，{taken}），距今 {age}，在恢复点目标（RPO）{rpo} 小时以内',
+                       '{name} (set {set}, {taken}), {age} old, within the RPO of {rpo} h'),
+    'risk_backup_too_old': ('{name}（备份集 {set}，{taken}），距今 {age}，'
+                            '超过恢复点目标（RPO）{rpo} 小时，须先备份',
+                            '{name} (set {set}, {taken}), {age} old, beyond the RPO of {rpo} h: take a '
+                            'backup first'),
+    'risk_age_minutes': ('{value} 分钟', '{value} min'),
+    'risk_age_hours': ('{value} 小时', '{value} h'),
+    'risk_drill_no_set': ('无备份集，无法做恢复演练', 'no backup set, so no restore drill'),
+    'risk_drill_ok': ('最新备份 {backup} 已于 {time} 恢复演练成功（恢复用时 {rto} 秒）',
+                      'The newest backup {backup} was restored by the drill of {time} (restore took {rto} '
+                      's)'),
+    'risk_drill_older_backup': ('最新备份本身未做恢复演练；同一备份集的 {backup} 已于 {time} 演练成功'
+                                '（{days} 天前，恢复用时 {rto} 秒）',
+                                'The newest backup itself was not restore-tested; {backup} of the same set '
+                                'was, '
+                                'on {time} ({days} days ago, restore took {rto} s)'),
+    'risk_drill_too_old': ('备份集 {set} 最近一次成功的恢复演练在 {time}（{days} 天前），超过 {limit} 天',
+                           'The last successful restore drill of {set} was on {time} ({days} days ago), more '
+                           'than {limit} days'),
+    'risk_drill_never': ('备份集 {set} 的备份从未经恢复演练验证，须先做恢复演练',
+                         'No backup of {set} was ever restore-tested: run a restore drill first'),
+    'risk_drill_failed': ('备份集 {set} 最近一次恢复演练（{time}）未成功，恢复能力未得到证明',
+                          'The last restore drill of {set} ({time}) did not succeed: the restore is not '
+                          'proven'),
+    'risk_disk_ok': ('{host}：可用 {free}，需要 {need}', '{host}: {free} free, {need} needed'),
+    'risk_disk_short': ('{host}：可用 {free}，不足 {need}',
+                        '{host}: {free} free, short of the {need} needed'),
+    'risk_disk_free': ('{host}：可用 {free}（版本已安装）',
+                       '{host}: {free} free (release installed already)'),
+    'risk_disk_not_read': ('{host}：未读取到可用空间', '{host}: free space not read'),
+    'risk_guard_ok': ('计划时间 {planned}（{tz}）不在治疗时段内；升级开始时守护将再检查在治人数',
+                      'The planned time {planned} ({tz}) is outside treatment hours; the guard counts the '
+                      'treatments running when the upgrade starts'),
+    'risk_guard_allowed_now': ('本次运行的治疗时段守护已放行：不在治疗时段，无在治患者',
+                               "This run's treatment-hours guard allowed it: outside treatment hours, no "
+                               'treatment running'),
+    'risk_guard_in_shift': ('计划时间 {planned}（{tz}）处于治疗时段内，治疗时段守护将拒绝升级',
+                            'The planned time {planned} ({tz}) is inside treatment hours: the guard will '
+                            'refuse'),
+    'risk_guard_check_missing': ('未配置在治人数检查，治疗时段守护将拒绝升级',
+                                 'No treatments-running check is configured: the guard will refuse'),
+    'risk_guard_refused': ('治疗时段守护拒绝本次运行', "This run's treatment-hours guard refused it"),
+    'risk_guard_overridden': ('本次运行的治疗时段守护已被越权放行（见守护记录）',
+                              "This run's treatment-hours guard was overridden (see the guard's record)"),
+    'risk_guard_no_ticket': ('计划时间 {planned}（{tz}）不在治疗时段内，'
+                             '但尚未提供变更单号（守护拒绝无变更单号的运行）',
+                             'The planned time {planned} ({tz}) is outside treatment hours, but no change '
+                             'ticket '
+                             'is named yet (the guard refuses a run without one)'),
+    'risk_health_ok': ('{host}：正常', '{host}: healthy'),
+    'risk_health_bad': ('{host}：异常，须先处理', '{host}: not healthy; fix it first'),
+    'risk_health_interrupted': ('{host}：上次运行中断，升级将先恢复再检查',
+                                '{host}: an interrupted run; the upgrade puts it back and checks again '
+                                'first'),
+    'risk_rev_none': ('无数据库迁移，回退只需切换程序', 'No migration: going back switches the code only'),
+    'risk_rev_down': ('待执行的迁移 {pending} 均有降级迁移，可自动撤销',
+                      'Every pending migration ({pending}) has a '
+                      'down-migration: undone automatically'),
+    'risk_rev_down_missing': ('设置为只用降级迁移，但迁移 {missing} 没有降级迁移，自动回退将失败',
+                              'Set to down-migrations only, but {missing} has none: the automatic rollback '
+                              'would '
+                              'fail'),
+    'risk_rev_restore': ('回退需恢复迁移前备份（{why}），升级期间数据采集写入的数据将丢失',
+                         'Going back needs a restore of the pre-migration backup ({why}); what the collector '
+                         'writes during the upgrade is lost'),
+    'risk_rev_why_setting': ('按设置使用备份恢复', 'set to restore'),
+    'risk_rev_why_missing': ('迁移 {missing} 没有降级迁移', 'no down-migration for {missing}'),
+    'risk_rev_estimate': ('最近一次恢复演练用时 {rto} 秒', 'the last restore drill took {rto} s'),
+    'risk_test_is_test': ('本次即为测试环境', 'This is the test environment'),
+    'risk_test_not_tested': ('尚未在测试环境（{hosts}）升级到 {version}',
+                             'Not yet upgraded to {version} on the '
+                             'test environment ({hosts})'),
+    'risk_test_result': ('{time} 在测试环境（{hosts}）升级：{outcome}', 'On the test environment ({hosts}), '
+                         '{time}: {outcome}'),
+    'risk_plan': ('在不可回退点（新版本恢复写入）之前，切换后 {wait} 秒内任一健康检查'
+                  '（服务、/health、/version、'
+                  '冒烟查询）未通过或迁移失败，即自动回退到 {to}，数据库回退方式：{method}；失败的版本保留'
+                  '在磁盘上；'
+                  '过了不可回退点，回退须经决定并记录',
+                  'Before the point of no return (writes taken on the new release), a failed migration or '
+                  'any '
+                  'health check (unit, /health, /version, smoke queries) failing within {wait} s of a switch '
+                  'rolls '
+                  'back to {to} automatically, the database by {method}; the failed release stays on disk; '
+                  'past '
+                  'the point of no return, going back is a recorded decision'),
+    'risk_rollback_not_assessed': ('按决定回退，不做风险评估（回退前先备份数据库）',
+                                   'a rollback by decision: no risk assessment (the database is backed up '
+                                   'first)'),
+    'risk_rollback_no_test': ('不适用（按决定回退）', 'not applicable (a rollback by decision)'),
+    'risk_scope_users': ('用户：{system}全部用户在停写期间只能查询，不能录入',
+                         'users: every user of the {system} could only read, not write, while writes were '
+                         'refused'),
+    'risk_scope_running': ('开始时在治患者 {running} 例（治疗时段守护实时统计）',
+                           '{running} treatment(s) running at the start (the guard\'s live count)'),
+    'event_upgrade_risk_refused': ('升级风险评估：拒绝升级', 'Risk assessment refused the upgrade'),
+    'event_upgrade_risk_overridden': ('升级风险评估：越权放行升级', 'Risk assessment "no go" overridden'),
     # item labels (by item identifier prefix)
     'item_cpu:usage': ('CPU 使用率', 'CPU usage'),
     'item_cpu:load': ('CPU 每核负载', 'Load per core'),

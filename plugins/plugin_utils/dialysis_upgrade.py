@@ -158,6 +158,7 @@ def build_upgrade_record(
     rollback=None,
     failure=None,
     recovered=None,
+    risk=None,
 ):
     """The record of one upgrade or rollback run; (record, summary text).
 
@@ -166,7 +167,9 @@ def build_upgrade_record(
     size_bytes, entries, verified, seconds}; HEALTH_AFTER: {host: health_check result};
     COLLECTOR: {ok, age_seconds, detail}; TIMINGS: {maintenance_seconds, rollback_seconds,
     started, ended}; ROLLBACK: {trigger, method, to}; FAILURE: text of the failed check;
-    RECOVERED: what an earlier killed run left and how it was put back."""
+    RECOVERED: what an earlier killed run left and how it was put back; RISK: the run's
+    upgrade_risk record (its verdict, reasons, gate and override are kept in metrics.risk
+    and at record level as risk_verdict and risk_gate)."""
     if outcome not in OUTCOMES:
         raise ValueError('outcome: expected one of %s, got %r' % (', '.join(OUTCOMES), outcome))
     release = release or {}
@@ -317,6 +320,17 @@ def build_upgrade_record(
         'collector': collector or None,
         'rollback': rollback or None,
     }
+    if risk and risk.get('verdict'):
+        metrics['risk'] = dict(
+            (k, risk.get(k))
+            for k in (
+                'verdict', 'gate', 'blockers', 'conditions', 'override_reason', 'operator', 'planned_at'
+            )
+            if risk.get(k) is not None
+        )
+        metrics['risk']['test'] = (risk.get('metrics') or {}).get('test')
+        metrics['risk']['drill'] = (risk.get('metrics') or {}).get('drill')
+        metrics['risk']['running'] = ((risk.get('metrics') or {}).get('guard') or {}).get('running')
     downtime = timings.get('maintenance_seconds')
     record = make_record(
         kind,
@@ -333,5 +347,7 @@ def build_upgrade_record(
         backup_verified=bool((backup or {}).get('verified')) if backup is not None else None,
         downtime_seconds=_round(downtime),
         action=kind,
+        risk_verdict=(risk or {}).get('verdict'),
+        risk_gate=(risk or {}).get('gate'),
     )
     return record, sentence

@@ -70,13 +70,24 @@ def disruptive_roles(roles_dir):
     return found
 
 
+# Entry points of disruptive roles that only read (a task file of the role, with the
+# task files it includes): using one does not make a play disruptive. Each is checked
+# below to hold no task that changes anything.
+READ_ONLY_ENTRY_POINTS = {('upgrade', 'risk.yml')}
+
+
+def _read_only_entry(spec):
+    return (_short(spec.get('name', '')), str(spec.get('tasks_from', ''))) in READ_ONLY_ENTRY_POINTS
+
+
 def _play_changes(play, roles):
     used = [_role_name(r) for r in play.get('roles') or []]
     for section in ('pre_tasks', 'tasks', 'post_tasks', 'handlers'):
         for task in _tasks(play.get(section)):
             for key in ('ansible.builtin.include_role', 'include_role', 'ansible.builtin.import_role',
                         'import_role'):
-                if isinstance(task.get(key), dict) and not _is_require(task):
+                spec = task.get(key)
+                if isinstance(spec, dict) and not _is_require(task) and not _read_only_entry(spec):
                     used.append(_short(task[key].get('name', '')))
             if any(_short(key) in CHANGING_MODULES for key in task):
                 return True
@@ -191,3 +202,54 @@ def test_a_new_disruptive_role_without_the_require_task_is_caught(tmp_path):
     assert disruptive_roles(str(tmp_path)) == {'upgrade'}
     assert role_problems(str(tmp_path), 'upgrade') == [
         'role upgrade: its first task must include dialysis.ops.treatment_guard with tasks_from require.yml']
+
+
+# Modules a read-only entry point may use: they read, or they only set variables.
+READING_MODULES = {'assert', 'set_fact', 'debug', 'include_tasks', 'import_tasks', 'find', 'stat', 'slurp',
+                   'health_check', 'upgrade_risk', 'command', 'shell'}
+TASK_KEYWORDS = {'name', 'vars', 'when', 'loop', 'loop_control', 'register', 'delegate_to', 'run_once',
+                 'changed_when', 'failed_when', 'check_mode', 'environment', 'no_log', 'block', 'rescue',
+                 'always', 'ignore_errors', 'tags', 'become', 'until', 'retries', 'delay'}
+
+
+def read_only_problems(roles_dir, role, entry, seen=None):
+    """Why ROLE's task file ENTRY (and the files it includes) could change something."""
+    seen = seen if seen is not None else set()
+    if entry in seen:
+        return []
+    seen.add(entry)
+    out = []
+    for task in _tasks(_load(os.path.join(roles_dir, role, 'tasks', entry))):
+        modules = [k for k in task if k not in TASK_KEYWORDS]
+        for module in modules:
+            short = _short(module)
+            if short in ('include_tasks', 'import_tasks'):
+                out.extend(read_only_problems(roles_dir, role, str(task[module]), seen))
+            elif short == 'release_manifest' and (task[module] or {}).get('action') == 'read':
+                continue
+            elif short not in READING_MODULES:
+                out.append('%s/%s: task %r uses %s' % (role, entry, task.get('name'), module))
+            elif short in ('command', 'shell') and task.get('changed_when') is not False:
+                out.append('%s/%s: task %r runs a command that may change something (changed_when is '
+                           'not false)' % (role, entry, task.get('name')))
+    return out
+
+
+def test_the_read_only_entry_points_change_nothing():
+    roles_dir = os.path.join(ROOT, 'roles')
+    found = []
+    for role, entry in sorted(READ_ONLY_ENTRY_POINTS):
+        found.extend(read_only_problems(roles_dir, role, entry))
+    assert found == []
+
+
+def test_the_read_only_check_catches_a_changing_task(tmp_path):
+    tasks = tmp_path / 'upgrade' / 'tasks'
+    tasks.mkdir(parents=True)
+    (tasks / 'risk.yml').write_text('- name: Read\n  ansible.builtin.include_tasks: more.yml\n')
+    (tasks / 'more.yml').write_text('- name: Maintenance on\n  ansible.builtin.copy: {dest: /x, content: y}\n'
+                                    '- name: Migrate\n  ansible.builtin.command: {argv: [migrate, up]}\n')
+    assert read_only_problems(str(tmp_path), 'upgrade', 'risk.yml') == [
+        "upgrade/more.yml: task 'Maintenance on' uses ansible.builtin.copy",
+        "upgrade/more.yml: task 'Migrate' runs a command that may change something "
+        '(changed_when is not false)']

@@ -10,6 +10,7 @@ with the database restored from the backup; the guard refuses during treatments;
 to 1.0; an upgrade killed with SIGKILL half-way is restored by the next run, which then
 upgrades."""
 
+import glob
 import json
 import os
 import re
@@ -28,6 +29,7 @@ SCENARIO = os.environ['MOLECULE_SCENARIO_DIRECTORY']
 INVENTORY_DIR = os.path.join(os.environ['MOLECULE_EPHEMERAL_DIRECTORY'], 'inventory', 'lab')
 INVENTORY = os.path.join(INVENTORY_DIR, 'hosts.yml')
 RECORDS = os.environ['DIALYSIS_RECORDS_DIR']
+REPORTS = os.environ['DIALYSIS_REPORTS_DIR']
 VARS = os.path.join(SCENARIO, 'vars', 'upgrade.yml')
 APPS = ('hd-app-01', 'hd-app-02')
 DB = 'hd-db-01'
@@ -87,6 +89,37 @@ def run(playbook, *args, **extra):
     return proc.returncode, proc.stdout + proc.stderr, records_of(run_files() - before)
 
 
+def run_risk(playbook, *args, env=None, **extra):
+    """(returncode, output, [upgrade_risk records], [upgrade records]) of a run; ENV entries
+    replaced by ENV (another record store)."""
+    store = (env or {}).get('DIALYSIS_RECORDS_DIR', RECORDS)
+    before = _files(store)
+    proc = subprocess.run(
+        argv(playbook, *args, **extra), env=dict(ENV, **(env or {})), capture_output=True, text=True,
+        timeout=600, check=False,
+    )
+    new = _files(store) - before
+    return (proc.returncode, proc.stdout + proc.stderr, _records(store, new, ('upgrade_risk',)),
+            _records(store, new, ('upgrade', 'rollback')))
+
+
+def _files(store):
+    if not os.path.isdir(store):
+        return set()
+    return set(n for n in os.listdir(store) if n.endswith('.jsonl') and n != 'index.jsonl')
+
+
+def _records(store, names, kinds):
+    out = []
+    for name in sorted(names):
+        with open(os.path.join(store, name), encoding='utf-8') as handle:
+            for line in handle:
+                record = json.loads(line).get('record')
+                if isinstance(record, dict) and record.get('kind') in kinds:
+                    out.append(record)
+    return out
+
+
 def version(name):
     url = 'http://127.0.0.1:%d/version' % HOSTVARS[name]['lab_published_ports']['8080']
     try:
@@ -143,6 +176,9 @@ def test_converge_upgraded_1_0_to_1_1_and_recorded_it():
         'molecule upgrade scenario'
     )
     assert record['backup_verified'] is True and record['hosts'] == list(APPS)
+    # the risk gate let it through; the guard's live count (no treatment running) is the users' impact
+    assert record['risk_gate'] == 'passed' and record['risk_verdict'] == 'go_with_conditions'
+    assert record['metrics']['risk']['running'] == 0
     assert 'migrations/0002_dry_weight_assessment.sql' in record['modules_changed']
     assert record['metrics']['migration']['applied'] == ['0002']
     assert 0 < record['downtime_seconds'] < 60
@@ -187,6 +223,62 @@ def test_a_second_run_and_check_mode_change_nothing():
     assert 'migrations pending: 0003' in out and found == []
     assert ([manifest(name) for name in APPS], database_state()) == before
     assert host('hd-app-01').file('/opt/dialysis-service/releases/1.2').exists == unpacked
+
+
+def _untouched():
+    """What a refused upgrade must leave as it was: manifests, database, versions, and the
+    release 1.2 neither copied nor unpacked."""
+    return _snapshot() + tuple(
+        (host(name).file('/opt/dialysis-service/releases/1.2').exists,
+         host(name).file('/opt/dialysis-service/archives/dialysis-service-1.2.tar.gz').exists)
+        for name in APPS
+    )
+
+
+def test_the_risk_assessment_of_1_2_reads_everything_and_changes_nothing():
+    """upgrade_risk.yml: backup within the RPO and proven by prepare's restore drill, room on every host,
+    outside treatment hours, healthy, 0003 has a down-migration; no test environment in the lab: a
+    "go with conditions". Then the document of the month, in Chinese."""
+    before = _untouched()
+    rc, out, risks, upgrades = run_risk('upgrade_risk.yml', upgrade_version='1.2',
+                                        upgrade_risk_planned_at='2030-01-01 23:45')
+    assert rc == 0, out[-3000:]
+    assert len(risks) == 1 and upgrades == [], risks
+    record = risks[0]
+    assert record['verdict'] == 'go_with_conditions', record
+    assert record['conditions'] == ['no_test_environment'], record
+    assert record['gate'] == 'assessed' and (record['version_from'], record['version_to']) == ('1.1', '1.2')
+    items = dict((i['item'], i) for i in record['items'])
+    assert items['risk:backup']['status'] == 'ok' and 0 <= items['risk:backup']['value'] < 26
+    assert items['risk:drill']['status'] == 'ok', items['risk:drill']
+    assert record['metrics']['drill']['backup'] == record['metrics']['backup']['newest']
+    for name in APPS + (DB,):
+        assert items['risk:disk:%s' % name]['status'] == 'ok'
+    for name in APPS:
+        assert items['risk:health:%s' % name]['status'] == 'ok'
+    assert items['risk:guard']['status'] == 'ok' and record['planned_at'] == '2030-01-01T15:45:00Z'
+    assert items['risk:reversibility']['value'] == 'down' and items['risk:plan']['value'] == 'down'
+    assert 'migrations/0003_dialysate_prescription.sql' in record['modules_changed']
+    assert _untouched() == before
+    docs = glob.glob(os.path.join(REPORTS, '*', 'upgrade-risk-*.zh.*'))
+    assert sorted(os.path.splitext(d)[1] for d in docs) == ['.docx', '.html', '.pdf', '.xlsx'], docs
+
+
+def test_no_go_when_the_backup_is_older_than_the_rpo_and_never_restore_tested_refuses_the_upgrade(tmp_path):
+    """A hospital whose record store holds no restore drill (another store, the same lab), with the
+    RPO shortened below the newest backup's age: both blockers, and the upgrade is refused before
+    any host is touched (each blocker alone: tests/unit/test_upgrade_risk.py)."""
+    before = _untouched()
+    store = str(tmp_path / 'records')
+    rc, out, risks, upgrades = run_risk('upgrade.yml', upgrade_version='1.2', lab_backup_rpo_hours=0.001,
+                                        env={'DIALYSIS_RECORDS_DIR': store})
+    assert rc != 0, out[-3000:]
+    assert 'The upgrade is refused by its risk assessment; nothing was changed' in out, out[-3000:]
+    assert 'beyond the RPO of 0.001 h' in out and 'was ever restore-tested' in out
+    assert len(risks) == 1 and upgrades == []
+    assert risks[0]['verdict'] == 'no_go' and risks[0]['gate'] == 'refused'
+    assert risks[0]['blockers'] == ['too_old', 'never_drilled'], risks[0]['blockers']
+    assert _untouched() == before
 
 
 def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgrade_is_refused():
@@ -244,10 +336,22 @@ def test_without_down_migrations_the_rollback_restores_the_pre_migration_backup(
     """upgrade_database_rollback=restore: the database goes back by the checked backup (the path of a
     release without down-migrations): services stopped, DROP DATABASE ... WITH (FORCE), pg_restore."""
     before = database_state()
-    rc, out, found = run('upgrade.yml', upgrade_version='1.2', upgrade_database_rollback='restore')
+    # The RPO shortened so that the risk assessment says "no go"; overridden with a reason and a
+    # name, the upgrade proceeds and the override is recorded (the risk record, the upgrade record).
+    rc, out, risks, found = run_risk(
+        'upgrade.yml', upgrade_version='1.2', upgrade_database_rollback='restore', lab_backup_rpo_hours=0.001,
+        upgrade_risk_override_reason='molecule: the restore path must be proven tonight',
+        upgrade_risk_override_operator='molecule operator',
+    )
     assert rc != 0 and 'Rolled back automatically to 1.1 (healthy again)' in out, out[-3000:]
+    assert 'RISK ASSESSMENT "NO GO" OVERRIDDEN by molecule operator' in out
+    assert len(risks) == 1 and risks[0]['gate'] == 'overridden'
+    assert risks[0]['operator'] == 'molecule operator'
+    assert 'too_old' in risks[0]['blockers'] and 'restore_needed' in risks[0]['conditions']
     assert len(found) == 1, found
     record = found[0]
+    assert record['risk_verdict'] == 'no_go' and record['risk_gate'] == 'overridden'
+    assert record['metrics']['risk']['override_reason'] == 'molecule: the restore path must be proven tonight'
     assert record['outcome'] == 'rolled_back_automatically'
     assert record['metrics']['migration']['method'] == 'restore'
     assert record['metrics']['migration']['undone'] == []
@@ -376,3 +480,49 @@ def test_an_upgrade_killed_half_way_is_restored_by_the_next_run():
         assert version(name) == {'version': '1.1', 'schema': '0002', 'database_schema': '0002'}
     after = database_state()
     assert after['rows'] == before['rows'] and after['dry_weight'] != 'absent'
+
+
+def test_both_documents_render_every_field_from_the_runs(tmp_path):
+    """系统升级记录 and 升级风险评估 of this month from the scenario's record store (build_report, what
+    the report role's action runs), in Chinese and English, PDF and DOCX: no field empty or unknown."""
+    sys.path.insert(0, os.path.join(PROJECT, '.collections'))
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_period import (
+        get_timezone,
+        period_bounds,
+    )
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_risk import risk_model
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_doc_upgrade import upgrade_model
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_i18n import Translator
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_report import build_report
+    from ansible_collections.dialysis.ops.plugins.plugin_utils.dialysis_store import RecordStore
+
+    for language in ('zh', 'en'):
+        params = {
+            'records_dir': RECORDS, 'output_dir': str(tmp_path), 'annotations_dir': str(tmp_path / 'ann'),
+            'period': 'month', 'month': '', 'quarter': '', 'language': language, 'timezone': 'Asia/Shanghai',
+            'expected_hosts': {}, 'project_lead': '实验环境负责人', 'hospital': '演示医院（实验环境）',
+            'hospital_id': 'lab', 'documents': ['upgrade_record', 'upgrade_risk'], 'formats': ['pdf', 'docx'],
+            'check_mode': False,
+        }
+        paths = build_report(params, os.path.join(PROJECT, 'roles', 'report', 'templates'))['paths']
+        for key in ('upgrade_record.pdf', 'upgrade_record.docx', 'upgrade_risk.pdf', 'upgrade_risk.docx'):
+            assert os.path.getsize(paths[key]) > 5000, key
+    dummy, start, end = period_bounds('month', '', '', 'Asia/Shanghai')
+    for language in ('zh', 'en'):
+        t = Translator(language)
+        ctx = {'t': t, 'tz': get_timezone('Asia/Shanghai'), 'start': start, 'end': end}
+        store = RecordStore(RECORDS)
+        risk, upgrade = risk_model(store, ctx), upgrade_model(store, ctx)
+        # converge, the 1.2 runs, rollback.yml, the killed run's successor; their assessments
+        # and upgrade_risk.yml's
+        assert len(upgrade['details']) >= 5 and len(risk['details']) >= 5
+        verdicts = set(r['verdict'] for r in risk['summary'])
+        assert t('risk_verdict_go_with_conditions') in verdicts and t('risk_verdict_no_go') in verdicts
+        empty = []
+        for name, model in (('upgrade_risk', risk), ('upgrade_record', upgrade)):
+            for detail in model['details']:
+                for row in detail['rows']:
+                    value = str(row['value'])
+                    if not value.strip() or t('value_unknown') in value or 'None' in value.split():
+                        empty.append((name, detail['title'], row['field'], value))
+        assert empty == [], empty
