@@ -187,7 +187,8 @@ def test_an_innodb_rebuild_records_the_free_space_it_gave_back():
             'bloat_method': 'statistics', 'result': 'done', 'seconds': 2.1, 'free_bytes': 10 ** 12,
             'statement': 'ALTER TABLE `message_archive` FORCE, ALGORITHM=INPLACE, LOCK=NONE'}
     db = {'name': 'interface_engine', 'engine': 'mariadb', 'database': 'interface_engine'}
-    record, reclaimed = db_maintenance.build_record('hemodialysis', db, [step], before, after, 2.2, False, 3600)
+    record, reclaimed = db_maintenance.build_record('hemodialysis', db, [step], before, after, 2.2, False,
+                                                    3600)
     validate_record(record)
     rebuilt = [i for i in record['items'] if i['item'].startswith('db_rebuild:')][0]
     assert (rebuilt['before_bytes'], rebuilt['after_bytes']) == (55148544 + 138412032, 55148544)
