@@ -6,7 +6,7 @@ same run's baseline latency is measured before each. PostgreSQL (hemodialysis: p
 -R, per-transaction log) and MariaDB (interface_engine: bench/dutyload.py, a fixed-rate
 PyMySQL load, as the lab has no sysbench). The collector writes its stream all along.
 
-    python3 bench/duty_dbcare.py [--rate 50] [--baseline 30] [--engines postgresql,mariadb]
+    python3 bench/duty_dbcare.py [--rate 100] [--baseline 30] [--engines postgresql,mariadb] [--size N]
 
 Lab: prefix qlab, base port 2640 (hd-app-01, hd-db-01), `labctl.py up --plant bloat`;
 results in bench/results/<stamp>-dbcare/ (duty.json, logs, records). See bench/README.md."""
@@ -310,7 +310,7 @@ def parse(argv):
     parser.add_argument('--rate', type=float, default=100.0, help='write transactions per second (100)')
     parser.add_argument('--baseline', type=float, default=30.0, help='seconds of load before the work (30)')
     parser.add_argument('--engines', default='postgresql,mariadb')
-    parser.add_argument('--size', type=int, default=0, help='labctl --size (0: the generator\'s defaults)')
+    parser.add_argument('--size', type=int, default=1000000, help='labctl --size: readings (1000000)')
     parser.add_argument('--keep-lab', action='store_true', help='leave the lab running at the end')
     parser.add_argument('--reuse-lab', action='store_true', help='keep a running lab of the prefix')
     args = parser.parse_args(argv)

@@ -9,7 +9,7 @@ a change ticket). Printed: the drill's wall time over the raw restore (target <=
 drill's own restore step over the raw restore, and the drill's check figures from its record
 (integrity, counts, smoke, RPO, RTO).
 
-    python3 bench/duty_restore.py [--rounds 2] [--size 0]
+    python3 bench/duty_restore.py [--rounds 2] [--size 1000000]
 
 Lab: prefix qlab, base port 2640 (hd-app-01 for the guard's live check, hd-db-01); results
 in bench/results/<stamp>-restore/. See bench/README.md."""
@@ -185,7 +185,7 @@ def body_of(args):
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--rounds', type=int, default=2, help='raw restore + drill pairs per engine (2)')
-    parser.add_argument('--size', type=int, default=0, help='labctl --size (0: the generator\'s defaults)')
+    parser.add_argument('--size', type=int, default=1000000, help='labctl --size: readings (1000000)')
     parser.add_argument('--keep-lab', action='store_true', help='leave the lab running at the end')
     parser.add_argument('--reuse-lab', action='store_true', help='keep a running lab of the prefix')
     return parser.parse_args(argv)
