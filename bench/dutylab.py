@@ -154,6 +154,7 @@ class Suite(object):
         self.measurements = {}
         self.started = time.time()
         self.load_start = loadavg()
+        self.revision = git_revision()
         self.lab = None
         self._runs = 0
 
@@ -224,7 +225,7 @@ class Suite(object):
 
     def finish(self, extra=None):
         """duty.json (and latest-<suite>.json) with the figures, load averages and date."""
-        doc = {'suite': self.name, 'description': self.description, 'revision': git_revision(),
+        doc = {'suite': self.name, 'description': self.description, 'revision': self.revision,
                'revision_at_end': git_revision(),
                'started': datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).isoformat(),
                'seconds': round(time.time() - self.started, 1),
