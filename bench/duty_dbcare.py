@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import BENCH_DIR, BenchError, say  # noqa: E402
-from dutylab import main  # noqa: E402
+from dutylab import loadavg, main  # noqa: E402
 from dutystats import (  # noqa: E402
     figure,
     in_window,
@@ -83,7 +83,7 @@ class PgLoad(object):
             time.sleep(0.2)
         out = self.lab.exec(HOST, ['sh', '-c', 'cat %s.[0-9]*' % self.prefix]).stdout
         summary = self.lab.exec(HOST, ['cat', '%s.out' % self.prefix], check=False).stdout
-        return parse_pgbench_log(out.splitlines()), summary
+        return parse_pgbench_log(out.splitlines()), {'pgbench': summary[-1500:]}
 
 
 class MariaLoad(object):
@@ -132,6 +132,7 @@ def under_load(load, baseline, works):
     """Baseline seconds of load, then each work() in turn (returns (start, end, result)), each
     followed by SETTLE seconds of load (writes queued behind the work still count);
     (baseline latencies, [(latencies during the work, start, end, result)], load info)."""
+    loads = [loadavg()]
     begun = load.start()
     time.sleep(baseline)
     done = []
@@ -141,6 +142,9 @@ def under_load(load, baseline, works):
             time.sleep(SETTLE)
     finally:
         transactions, info = load.stop()
+        loads.append(loadavg())
+    info['loadavg'] = loads
+    say('    load average at the start and end of this load run: %s, %s' % tuple(loads))
     base = in_window(transactions, begun + 2.0, done[0][0] if done else time.time())
     return base, [(in_window(transactions, start, end), start, end, result)
                   for start, end, result in done], info
@@ -151,7 +155,7 @@ def latency_block(suite, key, label, base, during, start, end, info, judge=True)
     ratio = round(d['p99'] / b['p99'], 2) if b['p99'] and d['p99'] is not None else None
     suite.measurements[key] = {'baseline': b, 'during': d, 'window': [round(start, 3), round(end, 3)],
                                'window_seconds': round(end - start, 2), 'over_1s': over(during, 1000.0),
-                               'load': info if isinstance(info, dict) else {'pgbench': info[-1500:]}}
+                               'load': info}
     suite.add(figure(key + '_baseline_p99', '%s: baseline p99 (%d tx)' % (label, b['count']), b['p99'], 'ms'))
     suite.add(figure(key + '_baseline_max', '%s: baseline max' % label, b['max'], 'ms'))
     suite.add(figure(key + '_during_p99', '%s: p99 during (%.1f s, %d tx)' % (label, end - start, d['count']),

@@ -24,7 +24,7 @@ import zoneinfo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import BenchError, say  # noqa: E402
-from dutylab import main  # noqa: E402
+from dutylab import loadavg, main  # noqa: E402
 from dutystats import figure  # noqa: E402
 
 PREFIX, BASE_PORT = 'qlab', 2640
@@ -121,6 +121,7 @@ def body_of(args):
             say('--> %s: %s (%d bytes)' % (name, os.path.basename(path), size))
             raws, drills = [], []
             for rnd in range(1, args.rounds + 1):
+                load_before = loadavg()
                 raw = raw_restore(lab, engine, path, jobs)
                 run = suite.run_playbook('restore_drill.yml',
                                          dict(drill_vars, restore_drill_only=[name],
@@ -132,15 +133,17 @@ def body_of(args):
                                      % (name, run.rc, len(records), run.log))
                 record = records[0]
                 metrics = record.get('metrics') or {}
+                load_after = loadavg()
                 say('    round %d: raw %.1f s, drill playbook %.1f s (restore %s s, checks %s s, RTO %s s), '
-                    'outcome %s' % (rnd, raw, run.seconds, metrics.get('restore_seconds'),
-                                    metrics.get('checks_seconds'), record.get('rto_seconds'),
-                                    record['outcome']))
+                    'outcome %s; load average %s -> %s'
+                    % (rnd, raw, run.seconds, metrics.get('restore_seconds'), metrics.get('checks_seconds'),
+                       record.get('rto_seconds'), record['outcome'], load_before, load_after))
                 raws.append(raw)
                 drills.append({'wall': run.seconds, 'restore': metrics.get('restore_seconds'),
                                'checks': metrics.get('checks_seconds'), 'rto': record.get('rto_seconds'),
                                'outcome': record['outcome'], 'checks_of': checks_of(record),
-                               'rpo_hours': record.get('rpo_hours'), 'backup': record.get('backup')})
+                               'rpo_hours': record.get('rpo_hours'), 'backup': record.get('backup'),
+                               'loadavg': [load_before, load_after]})
             raw_med = statistics.median(raws)
             wall_med = statistics.median(d['wall'] for d in drills)
             restore_med = statistics.median(d['restore'] for d in drills if d['restore'] is not None)

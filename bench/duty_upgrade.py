@@ -30,7 +30,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import REPO, BenchError, say  # noqa: E402
-from dutylab import main  # noqa: E402
+from dutylab import loadavg, main  # noqa: E402
 from dutystats import figure, first_healthy_after, unavailability  # noqa: E402
 
 PREFIX, BASE_PORT = 'vlab', 2760
@@ -123,8 +123,11 @@ def prepare(suite, release_dir):
 
 def probed_run(suite, prober, version, name):
     """upgrade.yml to `version` with the prober running; (Run, samples of the run's window)."""
+    load_before = loadavg()
     run = suite.run_playbook('upgrade.yml', dict(suite.upgrade_vars, upgrade_version=version), name=name)
     time.sleep(1.0)                             # the prober sees the state the run left
+    suite.measurements.setdefault('loadavg', {})[name] = [load_before, loadavg()]
+    say('    %s: load average %s -> %s' % (name, load_before, suite.measurements['loadavg'][name][1]))
     window = dict((h, [s for s in prober.samples[h] if run.start <= s[0] <= run.end + 1.0])
                   for h in prober.samples)
     return run, window
