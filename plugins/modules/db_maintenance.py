@@ -376,6 +376,7 @@ def _plan_line(step):
 
 def build_record(system, db, results, figures, after, elapsed, check_mode, budget):
     after_objects = _objects(after) if after else {}
+    before_objects = _objects(figures) if figures else {}
     items, reclaimed, counted = [], 0, set()
     for entry in results:
         result = entry.get('result') or ('planned' if check_mode else 'postponed')
@@ -387,6 +388,12 @@ def build_record(system, db, results, figures, after, elapsed, check_mode, budge
             if entry['action'] == 'repack' and found is not None:
                 before_bytes = (entry.get('bytes') or 0) + (entry.get('index_bytes') or 0)
                 after_bytes = (found.get('bytes') or 0) + (found.get('index_bytes') or 0)
+            elif entry['action'] in ('rebuild', 'optimize') and found is not None:
+                # InnoDB's free space (data_free) is outside data + index length, and it is what a
+                # rebuild gives back: the table's space counts it (its bloat is free / that space).
+                measured = before_objects.get(entry['object']) or {}
+                before_bytes = (entry.get('bytes') or 0) + (measured.get('free_bytes') or 0)
+                after_bytes = (found.get('bytes') or 0) + (found.get('free_bytes') or 0)
             if entry['object'] not in counted and before_bytes is not None and after_bytes is not None:
                 reclaimed += max(0, before_bytes - after_bytes)
                 counted.add(entry['object'])

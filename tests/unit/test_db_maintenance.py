@@ -170,3 +170,27 @@ def test_the_controller_checks_every_hosts_databases_and_rules():
                for e in errors)
     assert 'hd-db-02: db_maintenance_rules.rebuild_percent: expected a number from 0 to 100, got 130' \
         in errors
+
+
+def test_an_innodb_rebuild_records_the_free_space_it_gave_back():
+    """A MariaDB rebuild leaves data + index length as they were and returns InnoDB's free space
+    (data_free): the record's sizes count it, so the space reclaimed is what the file lost."""
+    def table(free, bloat):
+        return {'schema': 'interface_engine', 'name': 'message_archive', 'bytes': 55148544,
+                'data_bytes': 50000000, 'index_bytes': 5148544, 'free_bytes': free, 'has_pk': True,
+                'bloat_percent': bloat, 'bloat_method': 'statistics', 'pages': 11000}
+    before = {'engine': 'mariadb', 'bloat_method': 'statistics', 'tables': [table(138412032, 71.5)],
+              'indexes': [], 'database_bytes': 55148544}
+    after = dict(before, tables=[table(0, 0.0)])
+    step = {'object': 'interface_engine.message_archive', 'object_type': 'table', 'action': 'rebuild',
+            'online': True, 'why': 'free space at or above 30%', 'bytes': 55148544, 'bloat_percent': 71.5,
+            'bloat_method': 'statistics', 'result': 'done', 'seconds': 2.1, 'free_bytes': 10 ** 12,
+            'statement': 'ALTER TABLE `message_archive` FORCE, ALGORITHM=INPLACE, LOCK=NONE'}
+    db = {'name': 'interface_engine', 'engine': 'mariadb', 'database': 'interface_engine'}
+    record, reclaimed = db_maintenance.build_record('hemodialysis', db, [step], before, after, 2.2, False,
+                                                    3600)
+    validate_record(record)
+    rebuilt = [i for i in record['items'] if i['item'].startswith('db_rebuild:')][0]
+    assert (rebuilt['before_bytes'], rebuilt['after_bytes']) == (55148544 + 138412032, 55148544)
+    assert reclaimed == record['items'][0]['value'] == 138412032
+    assert rebuilt['free_bytes'] == 10 ** 12          # the filesystem's free space, as before
