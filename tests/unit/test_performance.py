@@ -164,8 +164,10 @@ def test_the_quarterly_performance_report_renders_in_every_format(quarter, templ
         assert pdf.page_count >= 2
 
 
-def test_the_playbook_records_the_decisions_and_writes_the_document(quarter, repo_root):
-    inventory = quarter / 'hosts.yml'
+def run_performance(root, repo_root, *extra):
+    """playbooks/performance.yml for 2026-Q4 on the controller, with root's record store
+    and documents: (returncode, stdout + stderr)."""
+    inventory = root / 'hosts.yml'
     inventory.write_text(textwrap.dedent('''
         all:
           vars:
@@ -178,12 +180,18 @@ def test_the_playbook_records_the_decisions_and_writes_the_document(quarter, rep
               ansible_python_interpreter: "{{ ansible_playbook_python }}"
         '''))
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(repo_root, 'ansible.cfg'),
-               DIALYSIS_RECORDS_DIR=str(quarter / 'records'), DIALYSIS_REPORTS_DIR=str(quarter / 'reports'),
+               DIALYSIS_RECORDS_DIR=str(root / 'records'), DIALYSIS_REPORTS_DIR=str(root / 'reports'),
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
     playbook = os.path.join(repo_root, 'playbooks', 'performance.yml')
     argv = ['ansible-playbook', '-i', str(inventory), playbook, '-e', 'performance_quarter=2026-Q4']
+    argv += list(extra)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_playbook_records_the_decisions_and_writes_the_document(quarter, repo_root):
+    rc, out = run_performance(quarter, repo_root)
+    assert rc == 0, out[-5000:]
     assert (quarter / 'reports' / '2026-Q4' / 'quarterly-performance-report-2026-Q4.zh.pdf').exists()
     performance = []
     for name in os.listdir(quarter / 'records'):

@@ -10,14 +10,11 @@ written."""
 import datetime
 import json
 import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 import yaml
 from test_documents import layout_problems, texts_of
-from test_performance import TZ, db_health, inspection, model_of
+from test_performance import TZ, db_health, inspection, model_of, run_performance
 from test_report import params as report_params
 from test_report import write_run
 
@@ -208,27 +205,9 @@ def test_the_restart_file_schema_is_the_annotations_mechanism(tmp_path):
 
 def test_the_playbook_records_the_engineers_decision(tmp_path, repo_root):
     quarter_with(tmp_path, lambda n: 200 + n * 60)
-    inventory = tmp_path / 'hosts.yml'
-    inventory.write_text(textwrap.dedent('''
-        all:
-          vars:
-            dialysis_hospital_id: demo
-            dialysis_hospital: 示例医院
-            dialysis_project_lead: 王工
-          hosts:
-            localhost:
-              ansible_connection: local
-              ansible_python_interpreter: "{{ ansible_playbook_python }}"
-        '''))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(repo_root, 'ansible.cfg'),
-               DIALYSIS_RECORDS_DIR=str(tmp_path / 'records'), DIALYSIS_REPORTS_DIR=str(tmp_path / 'reports'),
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    argv = ['ansible-playbook', '-i', str(inventory), os.path.join(repo_root, 'playbooks', 'performance.yml'),
-            '-e', 'performance_quarter=2026-Q4', '-e', '{"performance_formats": ["html"]}']
 
     def run():
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
-        return proc.returncode, proc.stdout + proc.stderr
+        return run_performance(tmp_path, repo_root, '-e', '{"performance_formats": ["html"]}')
 
     rc, out = run()
     assert rc == 0, out[-3000:]
