@@ -128,7 +128,9 @@ def _check_failure_text(t, failure):
     """One failed post-switch health check in words: answered unhealthy N times (failed at once)
     or never answered within the health wait."""
     verdict = failure.get('verdict')
-    key = 'upgrade_check_%s' % (verdict if verdict in ('answered_unhealthy', 'never_answered') else 'unhealthy')
+    if verdict not in ('answered_unhealthy', 'never_answered'):
+        verdict = 'unhealthy'
+    key = 'upgrade_check_%s' % verdict
     return t(
         key,
         host=failure.get('host'),
@@ -174,7 +176,9 @@ def _fields(t, record, tz):
                 ]
             )
     else:
-        plan = t('sentence_join').join([t('rollback_plan')] + [_check_failure_text(t, c) for c in checks_failed])
+        plan = t('sentence_join').join(
+            [t('rollback_plan')] + [_check_failure_text(t, c) for c in checks_failed]
+        )
     rows = [
         (
             'field_date',

@@ -85,7 +85,9 @@ def settings_errors(settings, kind='upgrade'):
         if value is not None and (not _num(value) or value < 0):
             errors.append('%s: expected a number of seconds >= 0, got %r' % (key, value))
     fail_after = settings.get('upgrade_health_fail_after')
-    if fail_after is not None and (isinstance(fail_after, bool) or not isinstance(fail_after, int) or fail_after < 0):
+    if fail_after is not None and (
+        isinstance(fail_after, bool) or not isinstance(fail_after, int) or fail_after < 0
+    ):
         errors.append(
             'upgrade_health_fail_after: expected a whole number of consecutive unhealthy answers >= 0 '
             '(0 = wait the whole upgrade_health_wait), got %r' % (fail_after,)
@@ -176,8 +178,11 @@ def check_failures_of(failures):
 def check_failure_text(failure):
     """One failed check in words (English: the record's item text)."""
     if failure['verdict'] == 'answered_unhealthy':
-        return '%s answered unhealthy %s times in a row on %s: failed after %s s, not the whole %s s health wait' % (
-            failure['host'], failure['answers'], failure['version'], failure['waited_seconds'], failure['health_wait'])
+        return (
+            '%s answered unhealthy %s times in a row on %s: failed after %s s, not the whole %s s health wait'
+            % (failure['host'], failure['answers'], failure['version'], failure['waited_seconds'],
+               failure['health_wait'])
+        )
     if failure['verdict'] == 'never_answered':
         return '%s never answered on %s within the %s s health wait' % (
             failure['host'], failure['version'], failure['health_wait'])

@@ -374,7 +374,8 @@ def test_fail_after_zero_waits_the_whole_wait_as_before(monkeypatch):
 def test_wait_decision_counts_only_answered_unhealthy_rounds():
     bad = [{'kind': 'unit', 'ok': True}, {'kind': 'http', 'ok': False, 'status': 503}]
     down = [{'kind': 'unit', 'ok': False}, {'kind': 'http', 'ok': False, 'status': None}]
-    wrong_version = [{'kind': 'http', 'ok': True, 'status': 200}, {'kind': 'http', 'ok': False, 'status': 200}]
+    wrong_version = [{'kind': 'http', 'ok': True, 'status': 200},
+                     {'kind': 'http', 'ok': False, 'status': 200}]
     good = [{'kind': 'http', 'ok': True, 'status': 200}]
     assert health_check.wait_decision(bad, 0, 3) == ('wait', 1)
     assert health_check.wait_decision(wrong_version, 2, 3) == ('fail', 3)

@@ -288,10 +288,12 @@ def test_the_record_says_why_the_health_check_failed():
         timings={'rollback_seconds': 70.0}, check_failures=[answered, silent])
     assert validate_record(record) == []
     assert record['health_check_verdict'] == 'answered_unhealthy'
-    assert [c['verdict'] for c in record['metrics']['check_failures']] == ['answered_unhealthy', 'never_answered']
+    verdicts = [c['verdict'] for c in record['metrics']['check_failures']]
+    assert verdicts == ['answered_unhealthy', 'never_answered']
     assert record['metrics']['check_failures'][0]['waited_seconds'] == 8.0
     message = dict((i['item'], i) for i in record['items'])['upgrade:rollback']['message']
-    assert 'hd-app-01 answered unhealthy 5 times in a row on 1.2: failed after 8.0 s, not the whole 60 s' in message
+    assert ('hd-app-01 answered unhealthy 5 times in a row on 1.2: failed after 8.0 s, '
+            'not the whole 60 s health wait') in message
     assert up.check_failure_text(record['metrics']['check_failures'][1]) == (
         'hd-app-01 never answered on 1.1 within the 60 s health wait')
 

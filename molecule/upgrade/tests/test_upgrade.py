@@ -324,7 +324,8 @@ def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgr
     # well before the 40 s health wait had gone
     assert record['health_check_verdict'] == 'answered_unhealthy'
     failure = record['metrics']['check_failures'][0]
-    assert (failure['host'], failure['version'], failure['verdict']) == ('hd-app-01', '1.2', 'answered_unhealthy')
+    assert (failure['host'], failure['version']) == ('hd-app-01', '1.2')
+    assert failure['verdict'] == 'answered_unhealthy'
     assert failure['answers'] == 5 and failure['fail_after'] == 5 and failure['health_wait'] == 40
     assert failure['waited_seconds'] < 20, failure
     assert 'answered unhealthy 5 times in a row' in record['metrics']['rollback']['trigger']
