@@ -96,7 +96,7 @@ options:
         (any O(checks[].url) check got a status) and still failed a check - a service that is up
         and says it is unhealthy (HTTP 503, another version, a failing smoke path) is declared
         failed at once instead of after the whole O(wait).
-      - A round without any HTTP answer (connection refused, timeout: not listening yet) does not
+      - A round without any HTTP answer (connection refused or timeout - not listening yet) does not
         count and breaks the run of answers, so a slow-starting service keeps the whole O(wait); a
         healthy round ends the wait as usual, so a service that answers unhealthy while it warms up
         passes when it turns healthy before the count is reached.
@@ -194,7 +194,7 @@ units:
       pid: 4242
 verdict:
   description:
-    - Why the wait ended - C(healthy); C(answered_unhealthy) (stopped early: O(fail_after)
+    - Why the wait ended - C(healthy); C(answered_unhealthy) (stopped early after O(fail_after)
       consecutive answers, all unhealthy); C(never_answered) (the whole O(wait) without an HTTP
       answer); C(unhealthy) (the whole
       O(wait) gone, the service answered at times but never passed).
