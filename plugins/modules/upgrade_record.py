@@ -95,7 +95,7 @@ options:
   check_failures:
     description:
       - The failed post-switch health checks, in order - C(host), C(version), C(verdict)
-        (C(answered_unhealthy): answered unhealthy C(answers) times in a row, failed at once;
+        (C(answered_unhealthy) - answered unhealthy C(answers) times in a row, failed at once;
         C(never_answered); C(unhealthy)), C(answers), C(answered_rounds), C(rounds),
         C(waited_seconds), C(health_wait), C(fail_after), C(detail). Kept in C(metrics.check_failures),
         the first one's verdict at record level as C(health_check_verdict).
