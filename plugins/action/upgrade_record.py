@@ -36,6 +36,7 @@ ARGUMENT_SPEC = dict(
     failure=dict(type='str'),
     recovered=dict(type='dict'),
     risk=dict(type='dict'),
+    check_failures=dict(type='list', elements='dict'),
 )
 
 

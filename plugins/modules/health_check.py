@@ -90,6 +90,19 @@ options:
     description: Seconds between two rounds of checks while waiting.
     type: float
     default: 2
+  fail_after:
+    description:
+      - Stop waiting after this many consecutive rounds in which the service B(answered) over HTTP
+        (any O(checks[].url) check got a status) and still failed a check - a service that is up
+        and says it is unhealthy (HTTP 503, another version, a failing smoke path) is declared
+        failed at once instead of after the whole O(wait).
+      - A round without any HTTP answer (connection refused or timeout - not listening yet) does not
+        count and breaks the run of answers, so a slow-starting service keeps the whole O(wait); a
+        healthy round ends the wait as usual, so a service that answers unhealthy while it warms up
+        passes when it turns healthy before the count is reached.
+      - 0 never stops early (wait the whole O(wait)). Ignored when no check is a O(checks[].url).
+    type: int
+    default: 0
   fail_on_unhealthy:
     description: Fail the task when a check still fails at the end (otherwise only RV(healthy) is false).
     type: bool
@@ -179,6 +192,23 @@ units:
       started_monotonic: 5123456789
       stopped_monotonic: 5120001234
       pid: 4242
+verdict:
+  description:
+    - Why the wait ended - C(healthy); C(answered_unhealthy) (stopped early after O(fail_after)
+      consecutive answers, all unhealthy); C(never_answered) (the whole O(wait) without an HTTP
+      answer); C(unhealthy) (the whole
+      O(wait) gone, the service answered at times but never passed).
+  returned: always
+  type: str
+  sample: answered_unhealthy
+answered_rounds:
+  description: How many rounds got at least one HTTP answer.
+  returned: always
+  type: int
+unhealthy_answers:
+  description: The consecutive answered-but-unhealthy rounds at the end (the count O(fail_after) compares).
+  returned: always
+  type: int
 msg:
   description: What failed in the last round, when something did.
   returned: when not healthy
@@ -422,23 +452,57 @@ def run_round(checks, run_command, systemctl, proc='/proc'):
     return results, units
 
 
+def answered(results):
+    """Whether a round got an HTTP answer from the service (any url check with a status)."""
+    return any(r.get('kind') == 'http' and r.get('status') is not None for r in results)
+
+
+def wait_decision(results, streak, fail_after):
+    """One round's decision: (action, streak) - action 'healthy' (stop, passed), 'fail' (stop:
+    FAIL_AFTER consecutive answered-but-unhealthy rounds) or 'wait' (go on if time is left).
+    STREAK is the count of consecutive answered-but-unhealthy rounds before this one; a round
+    without an HTTP answer (not listening yet) resets it."""
+    if all(r['ok'] for r in results):
+        return 'healthy', 0
+    streak = streak + 1 if answered(results) else 0
+    if fail_after and streak >= fail_after:
+        return 'fail', streak
+    return 'wait', streak
+
+
 def check_health(checks, wait, interval, run_command, systemctl, proc='/proc',
-                 sleep=time.sleep, clock=time.monotonic):
-    """Rounds of checks until all pass or WAIT seconds have gone: the module's result."""
+                 sleep=time.sleep, clock=time.monotonic, fail_after=0):
+    """Rounds of checks until all pass, FAIL_AFTER consecutive rounds answered unhealthy, or WAIT
+    seconds have gone: the module's result."""
     started = clock()
-    rounds = 0
+    rounds = answered_rounds = streak = 0
     while True:
         rounds += 1
         results, units = run_round(checks, run_command, systemctl, proc)
-        healthy = all(r['ok'] for r in results)
+        action, streak = wait_decision(results, streak, fail_after)
+        answered_rounds += 1 if answered(results) else 0
         now = clock()
-        if healthy or now + interval > started + wait:
+        if action != 'wait' or now + interval > started + wait:
             break
         sleep(interval)
+    healthy = action == 'healthy'
+    if healthy:
+        verdict = 'healthy'
+    elif action == 'fail':
+        verdict = 'answered_unhealthy'
+    elif answered_rounds:
+        verdict = 'unhealthy'
+    else:
+        verdict = 'never_answered'
     result = {'healthy': healthy, 'checks': results, 'units': units, 'rounds': rounds,
               'waited': round(now - started, 3), 'checked_at': round(time.time(), 6),
-              'monotonic': monotonic_us()}
-    if not healthy:
+              'monotonic': monotonic_us(), 'verdict': verdict, 'answered_rounds': answered_rounds,
+              'unhealthy_answers': streak}
+    if action == 'fail':
+        result['msg'] = 'Answered unhealthy %d times in a row (stopped after %.0f s of %d s): %s' % (
+            streak, now - started, wait,
+            '; '.join('%s: %s' % (r['name'], r['detail']) for r in results if not r['ok']))
+    elif not healthy:
         result['msg'] = 'Not healthy after %.0f s: %s' % (
             now - started, '; '.join('%s: %s' % (r['name'], r['detail']) for r in results if not r['ok']))
     return result
@@ -463,6 +527,7 @@ def main():
             )),
             wait=dict(type='int', default=0),
             interval=dict(type='float', default=2),
+            fail_after=dict(type='int', default=0),
             fail_on_unhealthy=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
@@ -473,12 +538,16 @@ def main():
         errors.append('wait: expected seconds >= 0 (0 checks once), got %r' % params['wait'])
     if not 0 < params['interval'] <= 600:
         errors.append('interval: expected seconds between 0 and 600, got %r' % params['interval'])
+    if params['fail_after'] < 0:
+        errors.append('fail_after: expected a count of answers >= 0 (0 waits the whole wait), got %r'
+                      % params['fail_after'])
     if errors:
         module.fail_json(msg='Invalid health checks: ' + '; '.join(errors), errors=errors)
     systemctl = None
     if any(c.get('unit') for c in params['checks']):
         systemctl = module.get_bin_path('systemctl')
-    result = check_health(params['checks'], params['wait'], params['interval'], module.run_command, systemctl)
+    result = check_health(params['checks'], params['wait'], params['interval'], module.run_command, systemctl,
+                          fail_after=params['fail_after'])
     if params['fail_on_unhealthy'] and not result['healthy']:
         module.fail_json(changed=False, **result)
     module.exit_json(changed=False, **result)

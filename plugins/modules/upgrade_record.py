@@ -92,6 +92,15 @@ options:
   recovered:
     description: C(state), C(run_id), C(action) - what an earlier killed run left and how it was put back.
     type: dict
+  check_failures:
+    description:
+      - The failed post-switch health checks, in order - C(host), C(version), C(verdict)
+        (C(answered_unhealthy) - answered unhealthy C(answers) times in a row, failed at once;
+        C(never_answered); C(unhealthy)), C(answers), C(answered_rounds), C(rounds),
+        C(waited_seconds), C(health_wait), C(fail_after), C(detail). Kept in C(metrics.check_failures),
+        the first one's verdict at record level as C(health_check_verdict).
+    type: list
+    elements: dict
   risk:
     description: The run's C(upgrade_risk) record (dialysis.ops.upgrade_risk) - its verdict, reasons, gate and
       override go into the record (C(metrics.risk), C(risk_verdict), C(risk_gate)).

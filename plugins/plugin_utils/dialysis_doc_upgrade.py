@@ -124,6 +124,23 @@ def _outcome(t, record):
     return t('outcome_failed' if record.get('status') in ANOMALY_STATUSES else 'outcome_ok')
 
 
+def _check_failure_text(t, failure):
+    """One failed post-switch health check in words: answered unhealthy N times (failed at once)
+    or never answered within the health wait."""
+    verdict = failure.get('verdict')
+    if verdict not in ('answered_unhealthy', 'never_answered'):
+        verdict = 'unhealthy'
+    key = 'upgrade_check_%s' % verdict
+    return t(
+        key,
+        host=failure.get('host'),
+        version=failure.get('version'),
+        answers=format_number(failure.get('answers')),
+        waited=format_number(failure.get('waited_seconds')),
+        wait=format_number(failure.get('health_wait')),
+    )
+
+
 def _fields(t, record, tz):
     metrics = record.get('metrics') or {}
     rctx = record['context']
@@ -131,9 +148,23 @@ def _fields(t, record, tz):
     rollback = metrics.get('rollback') or {}
     timings = metrics.get('timings') or {}
     recovered = [i for i in record.get('items') or [] if str(i.get('item', '')).endswith(':recovered')]
+    checks_failed = [c for c in metrics.get('check_failures') or [] if isinstance(c, dict)]
     if kind == 'upgrade':
         plan = t('upgrade_plan')
-        if rollback.get('trigger'):
+        if rollback.get('trigger') and checks_failed:
+            # The trigger as the check's verdict (why it failed), in the document's language.
+            plan = t('sentence_join').join(
+                [
+                    plan,
+                    t(
+                        'upgrade_trigger',
+                        trigger=_check_failure_text(t, checks_failed[0]),
+                        method=t('upgrade_method_' + str(rollback.get('method'))),
+                    ),
+                ]
+                + [_check_failure_text(t, c) for c in checks_failed[1:]]
+            )
+        elif rollback.get('trigger'):
             plan = t('sentence_join').join(
                 [
                     plan,
@@ -145,7 +176,9 @@ def _fields(t, record, tz):
                 ]
             )
     else:
-        plan = t('rollback_plan')
+        plan = t('sentence_join').join(
+            [t('rollback_plan')] + [_check_failure_text(t, c) for c in checks_failed]
+        )
     rows = [
         (
             'field_date',

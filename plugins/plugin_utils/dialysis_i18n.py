@@ -281,6 +281,17 @@ CATALOGUE = {
                      'release has them, else the pre-migration backup; the failed release stays on disk'),
     'upgrade_trigger': ('本次触发：{trigger}；数据库回退方式：{method}',
                         'Triggered this time by: {trigger}; the database went back by {method}'),
+    # why a post-switch health check failed (issue #12 fail-fast, upgrade_health_fail_after)
+    'upgrade_check_answered_unhealthy': (
+        '{host} 上 {version} 版本已应答但连续 {answers} 次检查异常，'
+        '{waited} 秒即判定失败（未等满 {wait} 秒健康等待）',
+        '{host} answered unhealthy {answers} times in a row on {version}: declared failed after {waited} s, '
+        'not the whole {wait} s health wait'),
+    'upgrade_check_never_answered': ('{host} 上 {version} 版本在 {wait} 秒健康等待内始终无应答',
+                                     '{host} never answered on {version} within the {wait} s health wait'),
+    'upgrade_check_unhealthy': ('{host} 上 {version} 版本有应答，但在 {wait} 秒健康等待内始终未通过检查',
+                                '{host} answered on {version} but never passed its checks within '
+                                'the {wait} s health wait'),
     'upgrade_method_down': ('降级迁移', 'down-migration'),
     'upgrade_method_restore': ('恢复备份', 'restore of the backup'),
     'upgrade_method_none': ('无需回退', 'nothing to undo'),

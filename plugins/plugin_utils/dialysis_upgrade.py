@@ -84,6 +84,14 @@ def settings_errors(settings, kind='upgrade'):
         value = settings.get(key)
         if value is not None and (not _num(value) or value < 0):
             errors.append('%s: expected a number of seconds >= 0, got %r' % (key, value))
+    fail_after = settings.get('upgrade_health_fail_after')
+    if fail_after is not None and (
+        isinstance(fail_after, bool) or not isinstance(fail_after, int) or fail_after < 0
+    ):
+        errors.append(
+            'upgrade_health_fail_after: expected a whole number of consecutive unhealthy answers >= 0 '
+            '(0 = wait the whole upgrade_health_wait), got %r' % (fail_after,)
+        )
     interval = settings.get('upgrade_health_interval')
     if interval is not None and (not _num(interval) or interval <= 0):
         errors.append('upgrade_health_interval: expected a number of seconds > 0, got %r' % (interval,))
@@ -140,6 +148,48 @@ def _round(value):
     return round(float(value), 1) if _num(value) else None
 
 
+CHECK_VERDICTS = ('answered_unhealthy', 'never_answered', 'unhealthy')
+
+
+def check_failures_of(failures):
+    """The failed post-switch health checks of a run, in order, with their figures as numbers:
+    [{host, version, verdict, answers, answered_rounds, rounds, waited_seconds, health_wait,
+    fail_after, detail}]; verdict answered_unhealthy (stopped early after FAIL_AFTER answers in a
+    row), never_answered (no HTTP answer within the health wait) or unhealthy (answered at times,
+    never healthy within it)."""
+    out = []
+    for failure in failures or []:
+        if not isinstance(failure, dict):
+            continue
+        entry = {
+            'host': failure.get('host'),
+            'version': None if failure.get('version') is None else str(failure.get('version')),
+            'verdict': failure.get('verdict') if failure.get('verdict') in CHECK_VERDICTS else 'unhealthy',
+            'detail': failure.get('detail'),
+        }
+        for key in ('answers', 'answered_rounds', 'rounds', 'health_wait', 'fail_after'):
+            value = failure.get(key)
+            entry[key] = int(float(value)) if _num(value) or str(value).isdigit() else None
+        entry['waited_seconds'] = _round(failure.get('waited_seconds'))
+        out.append(entry)
+    return out
+
+
+def check_failure_text(failure):
+    """One failed check in words (English: the record's item text)."""
+    if failure['verdict'] == 'answered_unhealthy':
+        return (
+            '%s answered unhealthy %s times in a row on %s: failed after %s s, not the whole %s s health wait'
+            % (failure['host'], failure['answers'], failure['version'], failure['waited_seconds'],
+               failure['health_wait'])
+        )
+    if failure['verdict'] == 'never_answered':
+        return '%s never answered on %s within the %s s health wait' % (
+            failure['host'], failure['version'], failure['health_wait'])
+    return '%s answered on %s but never passed its checks within the %s s health wait' % (
+        failure['host'], failure['version'], failure['health_wait'])
+
+
 def build_upgrade_record(
     kind,
     system,
@@ -159,6 +209,7 @@ def build_upgrade_record(
     failure=None,
     recovered=None,
     risk=None,
+    check_failures=None,
 ):
     """The record of one upgrade or rollback run; (record, summary text).
 
@@ -169,10 +220,13 @@ def build_upgrade_record(
     started, ended}; ROLLBACK: {trigger, method, to}; FAILURE: text of the failed check;
     RECOVERED: what an earlier killed run left and how it was put back; RISK: the run's
     upgrade_risk record (its verdict, reasons, gate and override are kept in metrics.risk
-    and at record level as risk_verdict and risk_gate)."""
+    and at record level as risk_verdict and risk_gate); CHECK_FAILURES: the failed post-switch
+    health checks in order (check_failures_of; metrics.check_failures, and the first one's
+    verdict at record level as health_check_verdict)."""
     if outcome not in OUTCOMES:
         raise ValueError('outcome: expected one of %s, got %r' % (', '.join(OUTCOMES), outcome))
     release = release or {}
+    checks_failed = check_failures_of(check_failures)
     migration = migration or {}
     timings = timings or {}
     items = []
@@ -252,12 +306,13 @@ def build_upgrade_record(
                 '%s:rollback' % kind,
                 rollback.get('to'),
                 'ok' if outcome != 'rollback_failed' else 'critical',
-                'Rolled back to %s (%s) in %s s after: %s'
+                'Rolled back to %s (%s) in %s s after: %s%s'
                 % (
                     rollback.get('to'),
                     rollback.get('method'),
                     _round(timings.get('rollback_seconds')),
                     rollback.get('trigger'),
+                    ' (%s)' % check_failure_text(checks_failed[0]) if checks_failed else '',
                 ),
             )
         )
@@ -319,6 +374,7 @@ def build_upgrade_record(
         ),
         'collector': collector or None,
         'rollback': rollback or None,
+        'check_failures': checks_failed,
     }
     if risk and risk.get('verdict'):
         metrics['risk'] = dict(
@@ -349,5 +405,6 @@ def build_upgrade_record(
         action=kind,
         risk_verdict=(risk or {}).get('verdict'),
         risk_gate=(risk or {}).get('gate'),
+        health_check_verdict=checks_failed[0]['verdict'] if checks_failed else None,
     )
     return record, sentence

@@ -310,3 +310,86 @@ def test_main_reads_units_through_systemctl(capsys, monkeypatch):
                                    'detail': 'dialysis-service.service is active',
                                    'unit': 'dialysis-service.service',
                                    'elapsed': result['checks'][0]['elapsed']}
+
+
+# -- failing fast on a service that answers unhealthy (fail_after) ------------------
+def _scripted(monkeypatch, answers, wait=60, interval=2, fail_after=5):
+    """check_health over one url check whose rounds answer as ANSWERS say: 'ok' (200 healthy),
+    'bad' (answered HTTP 503) or 'down' (connection refused), with a fake clock."""
+    clock = {'now': 0.0}
+    script = iter(answers)
+
+    def fake_http_check(check):
+        answer = next(script, answers[-1])
+        if answer == 'ok':
+            return True, 'HTTP 200', {'status': 200}
+        if answer == 'bad':
+            return False, 'HTTP 503 (expected 200)', {'status': 503}
+        return False, 'no answer (Connection refused)', {'status': None}
+
+    def sleep(seconds):
+        clock['now'] += seconds
+
+    monkeypatch.setattr(health_check, 'http_check', fake_http_check)
+    return health_check.check_health([{'name': 'http', 'url': 'http://127.0.0.1:8080/health'}], wait,
+                                     interval, None, None, sleep=sleep, clock=lambda: clock['now'],
+                                     fail_after=fail_after)
+
+
+def test_a_service_answering_unhealthy_fails_after_n_answers_not_the_whole_wait(monkeypatch):
+    result = _scripted(monkeypatch, ['bad'])
+    assert result['healthy'] is False and result['verdict'] == 'answered_unhealthy'
+    assert result['rounds'] == 5 and result['unhealthy_answers'] == 5 and result['waited'] == 8.0
+    assert result['msg'].startswith('Answered unhealthy 5 times in a row (stopped after 8 s of 60 s): '
+                                    'http: HTTP 503')
+
+
+def test_a_service_not_listening_yet_keeps_the_whole_wait(monkeypatch):
+    result = _scripted(monkeypatch, ['down'])
+    assert result['verdict'] == 'never_answered' and result['answered_rounds'] == 0
+    assert result['waited'] == 60.0 and result['rounds'] == 31
+    # Slow to start, then up: passes even after many refused rounds.
+    result = _scripted(monkeypatch, ['down'] * 20 + ['ok'])
+    assert result['healthy'] is True and result['verdict'] == 'healthy' and result['rounds'] == 21
+
+
+def test_a_refused_round_breaks_the_run_of_unhealthy_answers(monkeypatch):
+    result = _scripted(monkeypatch, ['bad', 'bad', 'bad', 'bad', 'down', 'bad', 'bad', 'bad', 'bad', 'bad'])
+    assert result['verdict'] == 'answered_unhealthy' and result['rounds'] == 10
+    assert result['answered_rounds'] == 9 and result['unhealthy_answers'] == 5
+
+
+def test_a_service_warming_up_passes_before_n_answers(monkeypatch):
+    result = _scripted(monkeypatch, ['down', 'down', 'bad', 'bad', 'bad', 'bad', 'ok'])
+    assert result['healthy'] is True and result['verdict'] == 'healthy' and result['rounds'] == 7
+    assert 'msg' not in result
+
+
+def test_fail_after_zero_waits_the_whole_wait_as_before(monkeypatch):
+    result = _scripted(monkeypatch, ['bad'], fail_after=0)
+    assert result['verdict'] == 'unhealthy' and result['waited'] == 60.0 and result['rounds'] == 31
+    assert result['msg'].startswith('Not healthy after 60 s: http: HTTP 503')
+
+
+def test_wait_decision_counts_only_answered_unhealthy_rounds():
+    bad = [{'kind': 'unit', 'ok': True}, {'kind': 'http', 'ok': False, 'status': 503}]
+    down = [{'kind': 'unit', 'ok': False}, {'kind': 'http', 'ok': False, 'status': None}]
+    wrong_version = [{'kind': 'http', 'ok': True, 'status': 200},
+                     {'kind': 'http', 'ok': False, 'status': 200}]
+    good = [{'kind': 'http', 'ok': True, 'status': 200}]
+    assert health_check.wait_decision(bad, 0, 3) == ('wait', 1)
+    assert health_check.wait_decision(wrong_version, 2, 3) == ('fail', 3)
+    assert health_check.wait_decision(down, 2, 3) == ('wait', 0)
+    assert health_check.wait_decision(good, 2, 3) == ('healthy', 0)
+    assert health_check.wait_decision(bad, 10, 0) == ('wait', 11)
+
+
+def test_main_fails_fast_on_a_real_service_answering_503(capsys, service):
+    service['health'] = (503, {'status': 'error'})
+    args = {'checks': [{'name': 'http', 'url': service['url'] + '/health', 'json': {'status': 'ok'}}],
+            'wait': 30, 'interval': 0.2, 'fail_after': 3}
+    result = run(capsys, args)
+    assert result['healthy'] is False and result['verdict'] == 'answered_unhealthy'
+    assert result['rounds'] == 3 and result['waited'] < 5 and service['hits'] == 3
+    result = run(capsys, dict(args, fail_after=-1))
+    assert result['failed'] is True and 'fail_after: expected a count of answers >= 0' in result['msg']

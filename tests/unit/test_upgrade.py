@@ -162,6 +162,7 @@ def test_settings_errors_name_the_variable_and_the_form():
         'upgrade_release_dir': '/srv/releases',
         'upgrade_health_wait': 60,
         'upgrade_health_interval': 2,
+        'upgrade_health_fail_after': 5,
         'upgrade_database_rollback': 'auto',
         'upgrade_app_hosts': ['hd-app-01'],
         'upgrade_db_host': 'hd-db-01',
@@ -174,6 +175,7 @@ def test_settings_errors_name_the_variable_and_the_form():
             upgrade_system='shared',
             upgrade_reason='now',
             upgrade_health_wait=-1,
+            upgrade_health_fail_after=2.5,
             upgrade_database_rollback='magic',
             upgrade_release_dir='releases',
         )
@@ -184,6 +186,7 @@ def test_settings_errors_name_the_variable_and_the_form():
         'upgrade_system: expected one of hemodialysis, ckd, pd',
         'upgrade_reason: expected why',
         'upgrade_health_wait: expected a number of seconds >= 0',
+        'upgrade_health_fail_after: expected a whole number of consecutive unhealthy answers >= 0',
         "upgrade_database_rollback: expected one of auto, down, restore, got 'magic'",
         'upgrade_release_dir: expected an absolute directory',
     ):
@@ -269,6 +272,30 @@ def test_an_automatic_rollback_is_a_warning_and_says_why():
     assert 'undone 0003' in items['upgrade:database']['message']
     assert items['upgrade:rollback']['value'] == '1.1'
     assert 'rolled back automatically to 1.1' in sentence
+    assert record['metrics']['check_failures'] == [] and 'health_check_verdict' not in record
+
+
+def test_the_record_says_why_the_health_check_failed():
+    answered = {'host': 'hd-app-01', 'version': '1.2', 'verdict': 'answered_unhealthy', 'answers': 5,
+                'answered_rounds': 5, 'rounds': 5, 'waited_seconds': 8.04, 'health_wait': 60, 'fail_after': 5,
+                'detail': 'http://127.0.0.1:8080/health: HTTP 503'}
+    silent = {'host': 'hd-app-01', 'version': '1.1', 'verdict': 'never_answered', 'answers': 0,
+              'answered_rounds': 0, 'rounds': 30, 'waited_seconds': 60.2, 'health_wait': 60, 'fail_after': 5,
+              'detail': 'no answer (Connection refused)'}
+    record, dummy = up.build_upgrade_record(
+        'upgrade', 'hemodialysis', 'rollback_failed', '1.1', '1.2', ['hd-app-01'],
+        rollback={'to': '1.1', 'method': 'down', 'trigger': 'hd-app-01 is not healthy on 1.2'},
+        timings={'rollback_seconds': 70.0}, check_failures=[answered, silent])
+    assert validate_record(record) == []
+    assert record['health_check_verdict'] == 'answered_unhealthy'
+    verdicts = [c['verdict'] for c in record['metrics']['check_failures']]
+    assert verdicts == ['answered_unhealthy', 'never_answered']
+    assert record['metrics']['check_failures'][0]['waited_seconds'] == 8.0
+    message = dict((i['item'], i) for i in record['items'])['upgrade:rollback']['message']
+    assert ('hd-app-01 answered unhealthy 5 times in a row on 1.2: failed after 8.0 s, '
+            'not the whole 60 s health wait') in message
+    assert up.check_failure_text(record['metrics']['check_failures'][1]) == (
+        'hd-app-01 never answered on 1.1 within the 60 s health wait')
 
 
 def test_a_migration_without_a_checked_backup_is_critical():

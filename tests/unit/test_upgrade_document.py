@@ -70,6 +70,9 @@ def rolled_back():
         health_after={'hd-app-01': health(), 'hd-app-02': health()},
         rollback={'to': '1.1', 'method': 'down', 'trigger': 'hd-app-01: HTTP 503'},
         timings={'maintenance_seconds': 21.0, 'rollback_seconds': 5.7},
+        check_failures=[{'host': 'hd-app-01', 'version': '1.2', 'verdict': 'answered_unhealthy', 'answers': 5,
+                         'answered_rounds': 5, 'rounds': 5, 'waited_seconds': 8.1, 'health_wait': 60,
+                         'fail_after': 5, 'detail': 'http://127.0.0.1:8080/health: HTTP 503'}],
     )[0]
 
 
@@ -130,6 +133,7 @@ def docx_text(path):
                 '透析干体重评估模块上线',
                 '风险评估',
                 '测试结果',
+                '连续 5 次检查异常',
             ],
         ),
         (
@@ -141,7 +145,8 @@ def docx_text(path):
                 'Health check failed; rolled back automatically',
                 'migrations undone: 0003',
                 'Rollback plan and trigger',
-                'Triggered this time by: hd-app-01: HTTP 503',
+                'Triggered this time by: hd-app-01 answered',
+                'unhealthy 5 times in a row',
                 'writes refused for 7.8 s',
             ],
         ),

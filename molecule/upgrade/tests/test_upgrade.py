@@ -284,8 +284,11 @@ def test_no_go_when_the_backup_is_older_than_the_rpo_and_never_restore_tested_re
 def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgrade_is_refused():
     before = database_state()
     first_files = run_files()
+    # A health wait far longer than the scenario's 8 s: 1.2 answers 503 from its first request, so
+    # the check must declare it failed after upgrade_health_fail_after (default 5) answers at the
+    # 1 s interval, not after the whole wait.
     first = subprocess.Popen(
-        argv('upgrade.yml', upgrade_version='1.2'),
+        argv('upgrade.yml', upgrade_version='1.2', upgrade_health_wait=40),
         env=ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -317,6 +320,16 @@ def test_1_2_fails_its_health_check_and_rolls_back_by_itself_while_a_second_upgr
     assert 'HTTP 503' in record['metrics']['rollback']['trigger']
     assert record['metrics']['timings']['rollback_seconds'] < 60
     assert record['backup_verified'] is True
+    # why the check failed: 1.2 answered unhealthy 5 times in a row, and the rollback started
+    # well before the 40 s health wait had gone
+    assert record['health_check_verdict'] == 'answered_unhealthy'
+    failure = record['metrics']['check_failures'][0]
+    assert (failure['host'], failure['version']) == ('hd-app-01', '1.2')
+    assert failure['verdict'] == 'answered_unhealthy'
+    assert failure['answers'] == 5 and failure['fail_after'] == 5 and failure['health_wait'] == 40
+    assert failure['waited_seconds'] < 20, failure
+    assert 'answered unhealthy 5 times in a row' in record['metrics']['rollback']['trigger']
+    assert len(record['metrics']['check_failures']) == 1  # the rollback's own checks passed
     # the database is as it was before the migration: schema and rows
     assert database_state() == before
     for name in APPS:
