@@ -111,6 +111,11 @@ options:
     description: The upgrade's C(upgrade_health_wait) (the rollback trigger's window).
     type: int
     default: 60
+  health_fail_after:
+    description: The upgrade's C(upgrade_health_fail_after) (unhealthy answers in a row that end the
+      wait at once; 0 waits the whole O(health_wait)).
+    type: int
+    default: 0
   ticket:
     description: The change ticket.
     type: str

@@ -247,12 +247,15 @@ def environment_text(t, test, version_to, tz):
 
 def plan_text(t, metrics):
     plan = metrics.get('plan') or {}
-    return t(
+    text = t(
         'risk_plan',
         wait=format_number(plan.get('health_wait')),
         to=plan.get('to'),
         method=t('upgrade_method_' + str(plan.get('method') or 'none')),
     )
+    if plan.get('fail_after'):
+        text += t('risk_plan_fail_after', n=plan['fail_after'], wait=format_number(plan.get('health_wait')))
+    return text
 
 
 def _fields(t, record, tz):

@@ -455,6 +455,10 @@ CATALOGUE = {
                   'back to {to} automatically, the database by {method}; the failed release stays on disk; '
                   'past '
                   'the point of no return, going back is a recorded decision'),
+    # the health check's fail-fast (upgrade_health_fail_after) in the rollback plan
+    'risk_plan_fail_after': ('；新版本已应答但连续 {n} 次检查异常即判定失败，不等满 {wait} 秒',
+                             '; a new release that answers but fails {n} checks in a row is declared '
+                             'failed at once, without waiting the {wait} s'),
     'risk_rollback_not_assessed': ('按决定回退，不做风险评估（回退前先备份数据库）',
                                    'a rollback by decision: no risk assessment (the database is backed up '
                                    'first)'),

@@ -187,7 +187,7 @@ def assess(facts, now=None):
     free_bytes} or None, health {host: health_check result}, collector {ok, age_seconds, detail},
     backup_set (the set or None), backup (newest backup or None), backup_error, drills [records
     of the set, any order], drill_max_age_days, guard {decision, reasons, planned, in_shift,
-    source, systems}, test {hosts, records}, database_rollback, health_wait, planned_at
+    source, systems}, test {hosts, records}, database_rollback, health_wait, health_fail_after, planned_at
     (datetime), ticket, reason."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     out = _Items()
@@ -622,15 +622,16 @@ def assess(facts, now=None):
         'method': method,
         'to': v_from,
         'health_wait': facts.get('health_wait'),
+        'fail_after': facts.get('health_fail_after') or 0,
         'trigger': 'health_check',
     }
     out.add(
         'risk:plan',
         method,
         'ok',
-        'Automatic rollback to %s (%s) when a health check fails within %s s of a switch, before the point '
-        'of no return; after it, playbooks/rollback.yml by decision'
-        % (v_from, method, facts.get('health_wait')),
+        'Automatic rollback to %s (%s) when a health check fails within %s s of a switch (at once after %s '
+        'unhealthy answers in a row), before the point of no return; after it, playbooks/rollback.yml by '
+        'decision' % (v_from, method, facts.get('health_wait'), facts.get('health_fail_after') or 'no'),
     )
 
     # the test environment

@@ -108,6 +108,7 @@ def facts(**extra):
         },
         'database_rollback': 'auto',
         'health_wait': 60,
+        'health_fail_after': 5,
         'planned_at': datetime.datetime(2026, 11, 20, 14, 30, tzinfo=datetime.timezone.utc),
         'ticket': 'CHG-2026-0210',
         'reason': '透析液处方模块上线',
@@ -422,6 +423,7 @@ def built(tmp_path, templates):
                 '急需修复透析记录保存故障',
                 'CHG-2026-0210',
                 '迁移 0003 没有降级迁移',
+                '新版本已应答但连续 5 次检查异常即判定失败，不等满 60 秒',
             ],
         ),
         (
@@ -437,6 +439,7 @@ def built(tmp_path, templates):
                 'no test environment in the inventory',
                 '"no go" overridden by 王工',
                 'the upgrade was refused',
+                'fails 5 checks in a row is declared failed at once',
             ],
         ),
     ],
