@@ -164,7 +164,9 @@ def maintenance_summary(record, database):
     """What one database's db_maintenance record says, for the bench's targets:
     touched (objects with a step done), the bloat measured (bytes: size x bloat share,
     over every object the record measured as bloated) and reclaimed (the summary item's
-    value, bytes), and the same bloat over the objects acted on only."""
+    value, bytes), the same bloat over the objects acted on only, and over the objects online
+    maintenance may touch (bloat_online_bytes: every object without a needs_window step, i.e.
+    the bloat the record could reclaim without a maintenance window)."""
     summary = [i for i in record.get('items') or [] if i.get('item') == 'db_maintenance:%s' % database]
     if not summary:
         raise ValueError('db_maintenance record has no item db_maintenance:%s' % database)
@@ -180,8 +182,12 @@ def maintenance_summary(record, database):
             bloat[obj] = max(bloat.get(obj, 0), measured)
             if item.get('result') == 'done' and item.get('action') != 'vacuum':
                 bloat_acted[obj] = max(bloat_acted.get(obj, 0), measured)
+    windowed = set(obj for obj, items in steps.items()
+                   if any(i.get('action') == 'needs_window' for i in items))
+    bloat_online = dict((obj, size) for obj, size in bloat.items() if obj not in windowed)
     return {'touched': touched, 'reclaimed_bytes': summary[0].get('value'),
-            'bloat_bytes': bloat, 'bloat_acted_bytes': bloat_acted,
+            'bloat_bytes': bloat, 'bloat_acted_bytes': bloat_acted, 'bloat_online_bytes': bloat_online,
+            'needs_window': sorted(windowed),
             'counts': summary[0].get('counts'),
             'steps': dict((obj, [(i.get('action'), i.get('result'), i.get('reason')) for i in items])
                           for obj, items in sorted(steps.items()))}

@@ -134,6 +134,32 @@ def test_a_maintenance_record_gives_the_objects_touched_and_the_space_against_th
         dutystats.maintenance_summary(PG_RECORD, 'interface_engine')
 
 
+def test_the_bloat_online_maintenance_may_touch_leaves_out_the_needs_window_objects():
+    # the PK-less archive table needs a window; a table with a primary key was repacked (its bloat
+    # counted online and acted on), the archive's index reindexed
+    record = json.loads(json.dumps(PG_RECORD))
+    record['items'].append(_item('db_repack:hemodialysis/public.bench_bloat', action='repack', result='done',
+                                 before_bytes=90112000, after_bytes=22528000, bloat_before=80.2,
+                                 bloat_after=0.4))
+    summary = dutystats.maintenance_summary(record, 'hemodialysis')
+    assert summary['needs_window'] == ['public.machine_reading_archive']
+    assert summary['bloat_online_bytes'] == {
+        'public.idx_machine_reading_archive_recorded_at': int(3809280 * 0.737),
+        'public.bench_bloat': int(90112000 * 0.802)}
+    assert set(summary['bloat_bytes']) == {'public.machine_reading_archive', 'public.bench_bloat',
+                                           'public.idx_machine_reading_archive_recorded_at'}
+    assert summary['bloat_acted_bytes'] == summary['bloat_online_bytes']
+    # a postponed repack is still bloat online maintenance may touch (a later run can), not acted on
+    record['items'][-1].update(result='postponed', reason='lock_timeout', after_bytes=None)
+    summary = dutystats.maintenance_summary(record, 'hemodialysis')
+    assert 'public.bench_bloat' in summary['bloat_online_bytes']
+    assert 'public.bench_bloat' not in summary['bloat_acted_bytes']
+    # without its needs_window step the archive table's bloat counts online too
+    del record['items'][2]
+    summary = dutystats.maintenance_summary(record, 'hemodialysis')
+    assert summary['needs_window'] == [] and summary['bloat_online_bytes'] == summary['bloat_bytes']
+
+
 def test_a_postponed_object_is_not_touched():
     record = json.loads(json.dumps(PG_RECORD))
     record['items'][3].update(result='postponed', reason='lock_timeout', after_bytes=None)
