@@ -466,7 +466,11 @@ def wait_for_job(results_file, progress_file, seconds, step=0.2):
             break
         time.sleep(step)
     progress = _read_json(progress_file) if progress_file else None
-    return finished, progress if isinstance(progress, dict) else {}
+    progress = progress if isinstance(progress, dict) else {}
+    if not finished and isinstance(progress.get('started'), (int, float)):
+        # The file is written at each change of phase; the time spent is counted up to now.
+        progress['elapsed'] = round(time.time() - progress['started'], 1)
+    return finished, progress
 
 
 def drop_leftovers(engine, prefix, keep=()):

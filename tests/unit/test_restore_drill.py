@@ -255,11 +255,13 @@ def test_the_dump_filter_passes_a_dump_without_a_final_newline_and_refuses_one_i
 
 def test_the_wait_returns_when_the_background_drill_finishes_and_waits_while_it_runs(tmp_path):
     results, progress = tmp_path / 'job', tmp_path / 'progress.json'
-    progress.write_text(json.dumps({'phase': 'restore', 'elapsed': 3.2}))
+    # The progress file is written when the phase changes; the elapsed time printed runs on.
+    progress.write_text(json.dumps({'phase': 'restore', 'elapsed': 0.1, 'started': time.time() - 60}))
     results.write_text(json.dumps({'started': True, 'finished': False, 'ansible_job_id': 'j1'}))
     begun = time.time()
     finished, now = dr.wait_for_job(str(results), str(progress), 0.6)
     assert finished is False and now['phase'] == 'restore' and time.time() - begun >= 0.6
+    assert now['elapsed'] >= 60
     results.write_text(json.dumps({'changed': True, 'outcome': 'ok'}))      # the module's result
     begun = time.time()
     finished, _now = dr.wait_for_job(str(results), str(progress), 30)
