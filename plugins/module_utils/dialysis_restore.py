@@ -179,7 +179,8 @@ class Engine(object):
 
     # -- restore -------------------------------------------------------------------
     def restore(self, path, target, source_db, timeout, jobs):
-        """Restore the backup at PATH into TARGET (created empty beforehand)."""
+        """Restore the backup at PATH into TARGET (created empty beforehand); facts of the
+        restore for the record (MariaDB: the database lines rewritten)."""
         if self.engine == 'postgresql':
             argv = ['timeout', str(int(timeout))] + self._pg(
                 'pg_restore', '--no-owner', '--no-acl', '--jobs', str(jobs), '--dbname', target, path
@@ -191,12 +192,14 @@ class Engine(object):
                 raise DrillStop(
                     'failed', 'restore_failed', 'pg_restore exited %d: %s' % (rc, _last_line(err))
                 )
-            return
-        self._restore_mariadb(path, target, source_db, timeout)
+            return {}
+        return self._restore_mariadb(path, target, source_db, timeout)
 
     def _restore_mariadb(self, path, target, source_db, timeout):
-        """mariadb-dump --databases files name their database: the CREATE DATABASE and USE
-        lines are rewritten to the scratch database as the dump streams into the client."""
+        """mariadb-dump --databases files name their database: as the dump streams from
+        zstd (or the file) into the client, DumpFilter drops its CREATE DATABASE lines and
+        points every USE line at the scratch database - so nothing of it can land in the
+        production database. The stream moves in blocks of 1 MiB, not line by line."""
         deadline = time.time() + timeout
         client = subprocess.Popen(
             self._my('-D', target),
@@ -206,7 +209,7 @@ class Engine(object):
             cwd='/',
         )
         reader, source = None, None
-        use = b'USE ' + self.quote(target).encode('utf-8') + b';\n'
+        dump_filter = DumpFilter(self.quote(target))
         try:
             if path.endswith('.zst'):
                 zstd = self.get_bin_path('zstd')
@@ -220,23 +223,29 @@ class Engine(object):
                 source = gzip.open(path, 'rb')
             else:
                 source = open(path, 'rb')
-            for line in source:
-                if line.startswith(b'CREATE DATABASE '):
-                    continue
-                if line.startswith(b'USE `'):
-                    line = use
+            broken = False
+            while not broken:
+                block = source.read(BLOCK)
+                out = dump_filter.feed(block) if block else dump_filter.close()
                 try:
-                    client.stdin.write(line)
+                    client.stdin.write(out)
                 except (IOError, OSError):
+                    broken = True  # the client stopped: its exit code and message say why
+                if not block:
                     break
                 if time.time() > deadline:
                     raise DrillStop(
                         'timed_out', 'timed_out', 'the restore did not finish within the time budget'
                     )
-            client.stdin.close()
+            try:
+                client.stdin.close()
+            except (IOError, OSError):
+                pass
             err = client.stderr.read().decode('utf-8', 'replace')
             rc = client.wait()
-            if reader is not None and reader.wait() != 0:
+            if broken and reader is not None:
+                reader.stdout.close()  # zstd, blocked on a full pipe nobody reads, then stops
+            if reader is not None and reader.wait() != 0 and not broken:
                 raise DrillStop(
                     'failed',
                     'restore_failed',
@@ -245,6 +254,8 @@ class Engine(object):
                 )
             if rc != 0:
                 raise DrillStop('failed', 'restore_failed', 'mariadb exited %d: %s' % (rc, _last_line(err)))
+            dump_filter.verify()
+            return {'use_lines': dump_filter.used, 'create_database_lines': dump_filter.dropped}
         finally:
             for proc in (client, reader):
                 if proc is not None and proc.poll() is None:
@@ -300,6 +311,64 @@ class Engine(object):
         rows = self.sql(target, query)
         value = rows[0][0] if rows and rows[0] else None
         return float(value) if value not in (None, '') else None
+
+
+# Bytes moved per read of a MariaDB dump on its way to the client.
+BLOCK = 1 << 20
+# Lines of a dump that name a database: CREATE DATABASE (dropped) and USE (pointed at the
+# scratch database), in any letter case, at the start of a line.
+_DB_LINE = re.compile(br'^(?:create\s+(?:database|schema)\b|use\b)[^\n]*\n', re.I | re.M)
+_DB_FIRST = (b'c', b'C', b'u', b'U')
+_DB_HINTS = (b'\nc', b'\nC', b'\nu', b'\nU')
+
+
+class DumpFilter(object):
+    """Rewrites a mariadb-dump stream block by block so that it restores into one scratch
+    database: every CREATE DATABASE line is dropped and every USE line becomes ``USE
+    <scratch>;``. Blocks are cut at their last newline (the rest waits for the next block),
+    so a database line split across two reads is still seen whole. A block with no line
+    that could name a database (most of them: the INSERTs) passes as it is."""
+
+    def __init__(self, quoted_target):
+        self.use = b'USE ' + quoted_target.encode('utf-8') + b';\n'
+        self.carry = b''
+        self.used, self.dropped, self.bytes = 0, 0, 0
+
+    def _rewrite(self, match):
+        if match.group(0)[:1] in (b'c', b'C'):
+            self.dropped += 1
+            return b''
+        self.used += 1
+        return self.use
+
+    def _lines(self, data):
+        # data starts at the start of a line; only lines starting with c or u can name a
+        # database (an INSERT is one line: mariadb-dump escapes the newlines in values).
+        self.bytes += len(data)
+        if data[:1] not in _DB_FIRST and not any(h in data for h in _DB_HINTS):
+            return data
+        return _DB_LINE.sub(self._rewrite, data)
+
+    def feed(self, block):
+        data = self.carry + block
+        cut = data.rfind(b'\n') + 1
+        self.carry = data[cut:]
+        return self._lines(data[:cut]) if cut else b''
+
+    def close(self):
+        data, self.carry = self.carry, b''
+        return self._lines(data + b'\n') if data else b''
+
+    def verify(self):
+        """After the restore: a dump that created its database must have switched to it with
+        a USE line, and that line was pointed at the scratch database; anything else is a
+        dump this drill does not understand (and it says so rather than pass)."""
+        if self.dropped and not self.used:
+            raise DrillStop(
+                'failed',
+                'restore_failed',
+                'the dump creates a database but has no USE line to point at the scratch database',
+            )
 
 
 # One row per valid B-tree index of the restored database: its name and the error
@@ -372,6 +441,37 @@ class Progress(object):
             os.rename(tmp, self.path)
         except (IOError, OSError):
             pass  # progress is a courtesy; the drill goes on
+
+
+def _read_json(path):
+    try:
+        with open(path, 'r') as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def wait_for_job(results_file, progress_file, seconds, step=0.2):
+    """On the host: wait up to SECONDS for the background drill (its async job's results
+    file) to finish, looking every STEP seconds, so the role learns of the end within a
+    fraction of a second instead of up to a whole poll interval later, in one round trip.
+    (finished, progress): finished is True or False, or None when the results file could
+    not be read (async_status then decides); progress is the drill's progress file, or {}."""
+    deadline = time.time() + max(0.0, float(seconds))
+    while True:
+        data = _read_json(results_file) if results_file else None
+        finished = None
+        if isinstance(data, dict):
+            finished = 'started' not in data or bool(data.get('finished'))
+        if finished or time.time() >= deadline:
+            break
+        time.sleep(step)
+    progress = _read_json(progress_file) if progress_file else None
+    progress = progress if isinstance(progress, dict) else {}
+    if not finished and isinstance(progress.get('started'), (int, float)):
+        # The file is written at each change of phase; the time spent is counted up to now.
+        progress['elapsed'] = round(time.time() - progress['started'], 1)
+    return finished, progress
 
 
 def drop_leftovers(engine, prefix, keep=()):
@@ -574,17 +674,26 @@ def run_drill(params, engine_factory, now=None, check_mode=False):
         engine.create(scratch)
         # The scratch database is dropped again below: the net state does not change.
         created = True
-        engine.restore(backup['path'], scratch, database, remaining(), int(params.get('jobs') or 2))
+        jobs = int(params.get('jobs') or 2)
+        rewritten = engine.restore(backup['path'], scratch, database, remaining(), jobs) or {}
         restore_s = round(time.time() - restore_started, 1)
+        how = (
+            ' (pg_restore --jobs %d)' % jobs
+            if engine_name == 'postgresql'
+            else ' (%d USE lines pointed at %s, %d CREATE DATABASE lines dropped)'
+            % (rewritten.get('use_lines', 0), scratch, rewritten.get('create_database_lines', 0))
+            if rewritten
+            else ''
+        )
         items.append(
             make_item(
                 pid + 'restore',
                 restore_s,
                 'ok',
-                'Restored %s (%d bytes) into %s in %g s'
-                % (backup['name'], backup['size'], scratch, restore_s),
+                'Restored %s (%d bytes) into %s in %g s%s'
+                % (backup['name'], backup['size'], scratch, restore_s, how),
                 unit='s',
-                **facts,
+                **dict(facts, **rewritten)
             )
         )
         measured['restore_seconds'] = restore_s

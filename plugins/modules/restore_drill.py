@@ -43,10 +43,14 @@ options:
     type: dict
     required: true
   mode:
-    description: C(drill) restores and proves; C(cleanup) only removes scratch databases.
+    description:
+      - C(drill) restores and proves; C(cleanup) only removes scratch databases.
+      - C(wait) changes nothing - it waits on the host up to O(wait_seconds) for the background drill
+        whose async results file is O(results_file) to finish, and returns C(finished) and the
+        drill's C(progress) (the role's poll, one round trip per progress line).
     type: str
     default: drill
-    choices: [drill, cleanup]
+    choices: [drill, cleanup, wait]
   backup:
     description: File name of the backup to restore (default - the newest of the set).
     type: str
@@ -106,6 +110,13 @@ options:
   unfinished:
     description: With O(mode=cleanup) - why the drill did not finish (it is then recorded as such).
     type: str
+  results_file:
+    description: With O(mode=wait) - the async results file of the background drill (its C(results_file)).
+    type: str
+  wait_seconds:
+    description: With O(mode=wait) - the longest wait; it returns as soon as the drill has finished.
+    type: float
+    default: 5
 '''
 
 EXAMPLES = r'''
@@ -134,6 +145,14 @@ dropped:
   description: Scratch databases removed (cleanup mode).
   returned: mode cleanup
   type: list
+finished:
+  description: Whether the background drill has finished (null - its results file could not be read).
+  returned: mode wait
+  type: bool
+progress:
+  description: The drill's progress file - phase, elapsed seconds, scratch database (wait mode).
+  returned: mode wait
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
@@ -148,6 +167,7 @@ from ansible_collections.dialysis.ops.plugins.module_utils.dialysis_restore impo
     Engine,
     cleanup,
     run_drill,
+    wait_for_job,
 )
 
 
@@ -169,7 +189,7 @@ def main():
         argument_spec=dict(
             system=dict(type='str', default='shared', choices=list(SYSTEMS)),
             set=dict(type='dict', required=True),
-            mode=dict(type='str', default='drill', choices=['drill', 'cleanup']),
+            mode=dict(type='str', default='drill', choices=['drill', 'cleanup', 'wait']),
             backup=dict(type='str'),
             target=dict(type='str'),
             prefix=dict(type='str', default='dialysis_drill_'),
@@ -186,10 +206,16 @@ def main():
             drill_id=dict(type='str'),
             ticket=dict(type='str'),
             unfinished=dict(type='str'),
+            results_file=dict(type='str'),
+            wait_seconds=dict(type='float', default=5),
         ),
         supports_check_mode=True,
     )
     params = dict(module.params)
+    if params['mode'] == 'wait':
+        finished, progress = wait_for_job(params['results_file'], params['progress_file'],
+                                          params['wait_seconds'])
+        module.exit_json(changed=False, finished=finished, progress=progress)
     sets, errors = validate_sets([params['set']], varname='set')
     errors = [e.replace('set[0]', 'set') for e in errors] + _smoke_errors(params['smoke'])
     if errors:

@@ -209,3 +209,63 @@ def test_a_selection_that_drills_nothing_is_refused():
     assert drill_selection_errors(hosts) == [] and drill_selection_errors(hosts, ['hd']) == []
     assert 'phys is not a backup set with restore settings' in drill_selection_errors(hosts, ['phys'])[0]
     assert 'nothing to drill' in drill_selection_errors([{}, {'dialysis_backup_sets': [{'name': 'x'}]}])[0]
+
+
+# -- the MariaDB dump filter and the role's wait (issue 10: the restore as a stream in blocks,
+# the end of the background drill seen at once) -------------------------------------------
+
+DUMP = (b'-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\n'
+        b'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `interface_engine` '
+        b'/*!40100 DEFAULT CHARACTER SET utf8mb4 */;\n'
+        b'\nUSE `interface_engine`;\nDROP TABLE IF EXISTS `message`;\nCREATE TABLE `message` (\n'
+        b'  `id` int NOT NULL\n);\nLOCK TABLES `message` WRITE;\n'
+        b"INSERT INTO `message` VALUES (1,'USE `interface_engine`;\\nCREATE DATABASE x'),(2,'use b');\n"
+        b'UNLOCK TABLES;\ncreate database other;\nuse other;\nINSERT INTO `message` VALUES (3,NULL);\n')
+
+
+def _filtered(blocks):
+    dump_filter = dr.DumpFilter('`dialysis_drill_ie_1`')
+    out = b''.join(dump_filter.feed(b) for b in blocks) + dump_filter.close()
+    return out, dump_filter
+
+
+def test_the_dump_filter_points_every_database_line_at_the_scratch_database_wherever_blocks_are_cut():
+    expected, first = _filtered([DUMP])
+    lines = expected.splitlines()
+    assert [ln for ln in lines if ln.upper().startswith(b'USE')] == [b'USE `dialysis_drill_ie_1`;'] * 2
+    assert not [ln for ln in lines if ln.upper().startswith(b'CREATE DATABASE')]
+    # The values that merely look like database lines are data and stay as they were.
+    assert b"(1,'USE `interface_engine`;\\nCREATE DATABASE x'),(2,'use b');" in expected
+    assert (first.used, first.dropped) == (2, 2)
+    for size in range(1, 40):                       # every cut, also inside a database line
+        out, dump_filter = _filtered([DUMP[i:i + size] for i in range(0, len(DUMP), size)])
+        assert out == expected, size
+        assert (dump_filter.used, dump_filter.dropped) == (2, 2)
+
+
+def test_the_dump_filter_passes_a_dump_without_a_final_newline_and_refuses_one_it_cannot_point():
+    out, dump_filter = _filtered([b'USE `interface_engine`;\nINSERT INTO t VALUES (1)'])
+    assert out == b'USE `dialysis_drill_ie_1`;\nINSERT INTO t VALUES (1)\n'
+    dump_filter.verify()
+    _out, lost = _filtered([b'CREATE DATABASE `interface_engine`;\nINSERT INTO t VALUES (1);\n'])
+    with pytest.raises(dr.DrillStop) as stop:
+        lost.verify()
+    assert stop.value.outcome == 'failed' and 'USE' in str(stop.value)
+
+
+def test_the_wait_returns_when_the_background_drill_finishes_and_waits_while_it_runs(tmp_path):
+    results, progress = tmp_path / 'job', tmp_path / 'progress.json'
+    # The progress file is written when the phase changes; the elapsed time printed runs on.
+    progress.write_text(json.dumps({'phase': 'restore', 'elapsed': 0.1, 'started': time.time() - 60}))
+    results.write_text(json.dumps({'started': True, 'finished': False, 'ansible_job_id': 'j1'}))
+    begun = time.time()
+    finished, now = dr.wait_for_job(str(results), str(progress), 0.6)
+    assert finished is False and now['phase'] == 'restore' and time.time() - begun >= 0.6
+    assert now['elapsed'] >= 60
+    results.write_text(json.dumps({'changed': True, 'outcome': 'ok'}))      # the module's result
+    begun = time.time()
+    finished, _now = dr.wait_for_job(str(results), str(progress), 30)
+    assert finished is True and time.time() - begun < 5
+    # No results file to read: the wait cannot tell (async_status decides), and says so.
+    finished, now = dr.wait_for_job(str(tmp_path / 'none'), str(tmp_path / 'none.json'), 0.2)
+    assert finished is None and now == {}
